@@ -1,0 +1,80 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// maxBodyBytes caps every request body; Fiber answers 413 past it.
+const maxBodyBytes = 64 * 1024
+
+// bindJSON decodes the request body into dst strictly: one JSON object,
+// no unknown fields, each field of the declared type.
+func bindJSON(c *fiber.Ctx, dst any) error {
+	mediaType, _, err := mime.ParseMediaType(c.Get(fiber.HeaderContentType))
+	if err != nil || mediaType != fiber.MIMEApplicationJSON {
+		return newError(fiber.StatusUnsupportedMediaType, "unsupported_media_type",
+			"Content-Type must be application/json")
+	}
+	return decodeJSON(c.Body(), dst)
+}
+
+// decodeJSON is bindJSON without the header check, for fuzzing.
+func decodeJSON(body []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		return newError(fiber.StatusBadRequest, "malformed_json", "request body must contain a single JSON object")
+	}
+	return nil
+}
+
+// jsonError turns a decoding error into a message that names the problem.
+func jsonError(err error) *Error {
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+
+	switch {
+	case errors.Is(err, io.EOF):
+		return newError(fiber.StatusBadRequest, "malformed_json", "request body is empty; send a JSON object")
+	case errors.As(err, &syntaxErr):
+		return newError(fiber.StatusBadRequest, "malformed_json",
+			"malformed JSON at byte %d: %s", syntaxErr.Offset, strings.TrimPrefix(syntaxErr.Error(), "json: "))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return newError(fiber.StatusBadRequest, "malformed_json", "malformed JSON: the body ends too early")
+	case errors.As(err, &typeErr):
+		if typeErr.Field == "" {
+			return newError(fiber.StatusBadRequest, "invalid_type", "request body must be a JSON object, not %s", typeErr.Value)
+		}
+		return newError(fiber.StatusBadRequest, "invalid_type",
+			"field %q must be %s, not %s", typeErr.Field, jsonTypeName(typeErr.Type.Kind().String()), typeErr.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return newError(fiber.StatusBadRequest, "unknown_field",
+			"unknown field %s; remove it from the request", strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	return newError(fiber.StatusBadRequest, "malformed_json", "malformed JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "struct", "map":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	}
+	return "a number"
+}

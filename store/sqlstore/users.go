@@ -1,0 +1,121 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/enlace-auth/enlace/accounts"
+	"github.com/enlace-auth/enlace/audit"
+)
+
+var _ accounts.Store = (*DB)(nil)
+
+const userColumns = `u.id, u.tenant_id, u.email, u.display_name, COALESCE(u.password_hash, ''), u.is_admin, u.disabled,
+	EXISTS (SELECT 1 FROM external_identities ei WHERE ei.user_id = u.id),
+	EXISTS (SELECT 1 FROM totp_secrets ts WHERE ts.user_id = u.id AND ts.enabled),
+	u.created_at, u.updated_at`
+
+func userDest(u *accounts.User) []any {
+	return []any{&u.ID, &u.TenantID, &u.Email, &u.DisplayName, &u.PasswordHash, &u.IsAdmin, &u.Disabled,
+		&u.OIDCLinked, &u.TOTPEnabled, &u.CreatedAt, &u.UpdatedAt}
+}
+
+// CreateUser inserts u and makes it admin when the tenant has no user yet.
+// The tenant row is locked so two first sign-ups cannot both become admin.
+func (d *DB) CreateUser(ctx context.Context, u accounts.User) (accounts.User, error) {
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		var id string
+		err := d.queryRow(ctx, tx, `SELECT id FROM tenants WHERE id = ?`+d.dialect.forUpdate, u.TenantID).Scan(&id)
+		if err != nil {
+			return fmt.Errorf("sqlstore: lock tenant: %w", d.scanErr(err))
+		}
+
+		var existing int
+		if err := d.queryRow(ctx, tx, `SELECT COUNT(*) FROM users WHERE tenant_id = ?`, u.TenantID).Scan(&existing); err != nil {
+			return fmt.Errorf("sqlstore: count users: %w", err)
+		}
+		u.IsAdmin = existing == 0
+
+		_, err = d.exec(ctx, tx, `
+			INSERT INTO users (id, tenant_id, email, email_normalized, display_name, password_hash, is_admin, disabled, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.TenantID, u.Email, accounts.NormalizeEmail(u.Email), u.DisplayName, nullString(u.PasswordHash),
+			u.IsAdmin, u.Disabled, ts(u.CreatedAt), ts(u.UpdatedAt))
+		if err != nil {
+			return fmt.Errorf("sqlstore: insert user: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return accounts.User{}, err
+	}
+	return d.UserByID(ctx, u.TenantID, u.ID)
+}
+
+func (d *DB) UserByID(ctx context.Context, tenantID, id string) (accounts.User, error) {
+	var u accounts.User
+	err := d.queryRow(ctx, d.db, `SELECT `+userColumns+` FROM users u WHERE u.tenant_id = ? AND u.id = ?`,
+		tenantID, id).Scan(userDest(&u)...)
+	return u, d.scanErr(err)
+}
+
+func (d *DB) UserByEmail(ctx context.Context, tenantID, email string) (accounts.User, error) {
+	var u accounts.User
+	err := d.queryRow(ctx, d.db, `SELECT `+userColumns+` FROM users u WHERE u.tenant_id = ? AND u.email_normalized = ?`,
+		tenantID, accounts.NormalizeEmail(email)).Scan(userDest(&u)...)
+	return u, d.scanErr(err)
+}
+
+func (d *DB) UpdateDisplayName(ctx context.Context, tenantID, id, displayName string, now time.Time) error {
+	res, err := d.exec(ctx, d.db, `UPDATE users SET display_name = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
+		displayName, ts(now), tenantID, id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update display name: %w", err)
+	}
+	return rowsAffected(res)
+}
+
+func (d *DB) UpdatePasswordHash(ctx context.Context, tenantID, id, hash string, now time.Time) error {
+	res, err := d.exec(ctx, d.db, `UPDATE users SET password_hash = ?, updated_at = ? WHERE tenant_id = ? AND id = ?`,
+		hash, ts(now), tenantID, id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: update password hash: %w", err)
+	}
+	return rowsAffected(res)
+}
+
+func (d *DB) AppendAuditEvent(ctx context.Context, e audit.Event) error {
+	_, err := d.exec(ctx, d.db, `
+		INSERT INTO audit_events (id, tenant_id, user_id, type, ip, request_id, details, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.TenantID, nullString(e.UserID), e.Type, e.IP, e.RequestID, audit.EncodeDetails(e.Details), ts(e.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("sqlstore: insert audit event: %w", err)
+	}
+	return nil
+}
+
+// AuditEvents returns the newest events of a tenant, newest first.
+func (d *DB) AuditEvents(ctx context.Context, tenantID string, limit int) ([]audit.Event, error) {
+	rows, err := d.query(ctx, d.db, `
+		SELECT id, tenant_id, user_id, type, ip, request_id, created_at FROM audit_events
+		WHERE tenant_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, tenantID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlstore: list audit events: %w", err)
+	}
+	defer rows.Close()
+
+	var out []audit.Event
+	for rows.Next() {
+		var e audit.Event
+		var userID sql.NullString
+		if err := rows.Scan(&e.ID, &e.TenantID, &userID, &e.Type, &e.IP, &e.RequestID, &e.CreatedAt); err != nil {
+			return nil, fmt.Errorf("sqlstore: scan audit event: %w", err)
+		}
+		e.UserID = userID.String
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
