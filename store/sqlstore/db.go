@@ -45,7 +45,7 @@ type dialect struct {
 	// needs nothing because a write transaction already locks the database.
 	forUpdate string
 	// translate maps driver errors onto the store sentinels.
-	translate func(err error) error
+	translate  func(err error) error
 	migrations fs.FS
 	newDriver  func(*sql.DB) (database.Driver, error)
 }

@@ -1,0 +1,138 @@
+// Package app wires Enlace's services and HTTP layer together. The enlace
+// command and the tests build the same App.
+package app
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/enlace-auth/enlace/accounts"
+	"github.com/enlace-auth/enlace/api"
+	"github.com/enlace-auth/enlace/audit"
+	"github.com/enlace-auth/enlace/config"
+	"github.com/enlace-auth/enlace/kv"
+	"github.com/enlace-auth/enlace/store/sqlstore"
+	"github.com/enlace-auth/enlace/tenant"
+	"github.com/enlace-auth/enlace/web"
+)
+
+// sessionSweepInterval is how often expired sessions are deleted.
+const sessionSweepInterval = time.Hour
+
+// Options override defaults that tests need to change.
+type Options struct {
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// RateLimits replaces api.DefaultRateLimits when non-nil.
+	RateLimits *api.RateLimits
+	// HashParams replaces accounts.OWASPParams when non-nil.
+	HashParams *accounts.HashParams
+}
+
+// App is the wired application.
+type App struct {
+	API      *api.Server
+	Tenants  *tenant.Service
+	Resolver *tenant.Resolver
+	Sessions *accounts.Sessions
+	Accounts *accounts.Service
+	DB       *sqlstore.DB
+	KV       kv.Store
+
+	log *slog.Logger
+}
+
+// Build wires the services and the HTTP layer over db and store, and makes
+// sure the built-in default tenant exists.
+func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlstore.DB, store kv.Store, opts Options) (*App, error) {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	limits := api.DefaultRateLimits()
+	if opts.RateLimits != nil {
+		limits = *opts.RateLimits
+	}
+	params := accounts.OWASPParams
+	if opts.HashParams != nil {
+		params = *opts.HashParams
+	}
+
+	tenants := tenant.NewService(db, store, now)
+	if _, err := tenants.EnsureDefault(ctx); err != nil {
+		return nil, err
+	}
+	resolver := tenant.NewResolver(db, cfg.MultiTenant, cfg.TenantBaseDomain, now)
+
+	sessions := accounts.NewSessions(db, store, now, cfg.SessionIdleTimeout, cfg.SessionMaxAge)
+	recorder := audit.NewRecorder(db, log, now)
+	svc := accounts.NewService(db, accounts.NewHasher(params), sessions, recorder, now)
+
+	pages := web.New(log)
+	server := api.New(log, api.Options{
+		BaseURL:         cfg.BaseURL,
+		TrustedProxies:  cfg.TrustedProxies,
+		Require2FA:      cfg.Require2FA,
+		SecureCookies:   cfg.SecureCookies(),
+		RateLimits:      limits,
+		RenderErrorPage: pages.RenderError,
+		Readiness: []api.Checker{
+			{Name: "database", Check: db.Ping},
+			{Name: "kv", Check: store.Ping},
+		},
+	}, resolver, svc, sessions, store, now)
+	pages.Mount(server)
+
+	return &App{
+		API:      server,
+		Tenants:  tenants,
+		Resolver: resolver,
+		Sessions: sessions,
+		Accounts: svc,
+		DB:       db,
+		KV:       store,
+		log:      log,
+	}, nil
+}
+
+// Start runs the background work until ctx ends: the cache invalidation
+// listeners and the expired-session sweep. Wait on wg after cancelling ctx.
+func (a *App) Start(ctx context.Context, wg *sync.WaitGroup) {
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		_ = a.KV.Subscribe(ctx, tenant.InvalidationChannel,
+			func(string) { a.Resolver.Invalidate() }, a.Resolver.Invalidate)
+	}()
+	go func() {
+		defer wg.Done()
+		_ = a.KV.Subscribe(ctx, accounts.SessionInvalidationChannel,
+			a.Sessions.HandleInvalidation, a.Sessions.ResetCache)
+	}()
+	go func() {
+		defer wg.Done()
+		a.sweepSessions(ctx)
+	}()
+}
+
+func (a *App) sweepSessions(ctx context.Context) {
+	ticker := time.NewTicker(sessionSweepInterval)
+	defer ticker.Stop()
+	for {
+		n, err := a.Sessions.DeleteExpired(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			a.log.Warn("expired sessions not deleted", "error", err)
+		case n > 0:
+			a.log.Info("deleted expired sessions", "count", n)
+		}
+
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
