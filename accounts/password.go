@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -39,14 +40,25 @@ type Hasher struct {
 	dummy string
 }
 
-// NewHasher returns a Hasher that hashes with params.
-func NewHasher(params HashParams) *Hasher {
-	h := &Hasher{params: params, slots: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
+// NewHasher returns a Hasher that hashes with params. It returns an error
+// for parameters whose hashes Verify would reject.
+func NewHasher(params HashParams) (*Hasher, error) {
+	if params.SaltLength < 16 || params.KeyLength < 16 || params.MemoryKiB < 8*uint32(params.Parallelism) ||
+		params.MemoryKiB > maxMemoryKiB || params.Iterations == 0 || params.Iterations > 64 || params.Parallelism == 0 {
+		return nil, fmt.Errorf("accounts: argon2id parameters %+v are out of range", params)
+	}
 
+	h := &Hasher{params: params, slots: make(chan struct{}, 2*runtime.GOMAXPROCS(0))}
 	random := make([]byte, 32)
-	_, _ = rand.Read(random)
-	h.dummy, _ = h.Hash(string(random))
-	return h
+	if _, err := rand.Read(random); err != nil {
+		return nil, fmt.Errorf("accounts: read random password: %w", err)
+	}
+	dummy, err := h.Hash(string(random))
+	if err != nil {
+		return nil, err
+	}
+	h.dummy = dummy
+	return h, nil
 }
 
 // Hash returns the PHC string of password under fresh random salt.
@@ -90,6 +102,10 @@ func (h *Hasher) derive(password string, salt []byte, p HashParams) []byte {
 	return argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLength)
 }
 
+// maxMemoryKiB caps the memory a stored hash may ask for (256 MiB), so a
+// tampered row cannot make Verify allocate gigabytes.
+const maxMemoryKiB = 256 * 1024
+
 // parsePHC splits an argon2id PHC string into its parameters, salt and key.
 func parsePHC(encoded string) (HashParams, []byte, []byte, error) {
 	parts := strings.Split(encoded, "$")
@@ -97,24 +113,20 @@ func parsePHC(encoded string) (HashParams, []byte, []byte, error) {
 		return HashParams{}, nil, nil, errMalformedHash
 	}
 
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	if parts[2] != "v="+strconv.Itoa(argon2.Version) {
 		return HashParams{}, nil, nil, fmt.Errorf("%w: version %q", errMalformedHash, parts[2])
 	}
 
-	var p HashParams
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil {
-		return HashParams{}, nil, nil, fmt.Errorf("%w: parameters %q", errMalformedHash, parts[3])
-	}
-	if p.MemoryKiB == 0 || p.MemoryKiB > 1<<22 || p.Iterations == 0 || p.Iterations > 64 || p.Parallelism == 0 {
-		return HashParams{}, nil, nil, fmt.Errorf("%w: parameters %q out of range", errMalformedHash, parts[3])
+	p, err := parseHashParams(parts[3])
+	if err != nil {
+		return HashParams{}, nil, nil, err
 	}
 
-	salt, err := base64.RawStdEncoding.DecodeString(parts[4])
+	salt, err := base64.RawStdEncoding.Strict().DecodeString(parts[4])
 	if err != nil || len(salt) < 8 {
 		return HashParams{}, nil, nil, fmt.Errorf("%w: salt", errMalformedHash)
 	}
-	key, err := base64.RawStdEncoding.DecodeString(parts[5])
+	key, err := base64.RawStdEncoding.Strict().DecodeString(parts[5])
 	if err != nil || len(key) < 16 {
 		return HashParams{}, nil, nil, fmt.Errorf("%w: key", errMalformedHash)
 	}
@@ -122,4 +134,31 @@ func parsePHC(encoded string) (HashParams, []byte, []byte, error) {
 	p.SaltLength = uint32(len(salt))
 	p.KeyLength = uint32(len(key))
 	return p, salt, key, nil
+}
+
+// parseHashParams reads exactly "m=<KiB>,t=<iterations>,p=<lanes>".
+func parseHashParams(field string) (HashParams, error) {
+	bad := fmt.Errorf("%w: parameters %q", errMalformedHash, field)
+
+	items := strings.Split(field, ",")
+	if len(items) != 3 {
+		return HashParams{}, bad
+	}
+	values := make([]uint64, 3)
+	for i, name := range []string{"m", "t", "p"} {
+		raw, ok := strings.CutPrefix(items[i], name+"=")
+		if !ok {
+			return HashParams{}, bad
+		}
+		n, err := strconv.ParseUint(raw, 10, 32)
+		if err != nil || n == 0 {
+			return HashParams{}, bad
+		}
+		values[i] = n
+	}
+
+	if values[0] > maxMemoryKiB || values[1] > 64 || values[2] > 255 {
+		return HashParams{}, fmt.Errorf("%w: parameters %q out of range", errMalformedHash, field)
+	}
+	return HashParams{MemoryKiB: uint32(values[0]), Iterations: uint32(values[1]), Parallelism: uint8(values[2])}, nil
 }

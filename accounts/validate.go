@@ -65,7 +65,7 @@ func checkEmail(f fieldErrors, email string) {
 	case email == "":
 		f.add("email", "is required")
 	case len(email) > MaxEmailLength:
-		f.add("email", fmt.Sprintf("is longer than %d characters", MaxEmailLength))
+		f.add("email", fmt.Sprintf("is longer than %d bytes", MaxEmailLength))
 	case !validEmail(email):
 		f.add("email", "must be a valid email address such as name@example.com")
 	}
@@ -79,6 +79,9 @@ func validEmail(email string) bool {
 		return false
 	}
 	domain := email[strings.LastIndexByte(email, '@')+1:]
+	if strings.HasPrefix(domain, "[") {
+		return false // domain literals such as [127.0.0.1] are not deliverable mailboxes here
+	}
 	return strings.Contains(domain, ".") || domain == "localhost"
 }
 

@@ -27,6 +27,11 @@ func bindJSON(c *fiber.Ctx, dst any) error {
 
 // decodeJSON is bindJSON without the header check, for fuzzing.
 func decodeJSON(body []byte, dst any) error {
+	trimmed := bytes.TrimLeft(body, " \t\r\n")
+	if len(trimmed) > 0 && trimmed[0] != '{' && json.Valid(trimmed) {
+		return newError(fiber.StatusBadRequest, "invalid_type", "request body must be a JSON object, not %s", jsonKind(trimmed[0]))
+	}
+
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 
@@ -77,4 +82,19 @@ func jsonTypeName(kind string) string {
 		return "an array"
 	}
 	return "a number"
+}
+
+// jsonKind names the JSON value that starts with b.
+func jsonKind(b byte) string {
+	switch b {
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	}
+	return "number"
 }

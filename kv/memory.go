@@ -22,6 +22,7 @@ type Memory struct {
 
 type memoryItem struct {
 	value     []byte
+	hasValue  bool // false for a counter
 	count     int64
 	expiresAt time.Time
 }
@@ -71,7 +72,7 @@ func (m *Memory) Set(_ context.Context, key string, value []byte, ttl time.Durat
 	defer m.mu.Unlock()
 
 	m.sweep()
-	m.items[key] = memoryItem{value: append([]byte(nil), value...), expiresAt: m.now().Add(ttl)}
+	m.items[key] = memoryItem{value: append([]byte{}, value...), hasValue: true, expiresAt: m.now().Add(ttl)}
 	return nil
 }
 
@@ -80,10 +81,10 @@ func (m *Memory) Get(_ context.Context, key string) ([]byte, error) {
 	defer m.mu.Unlock()
 
 	it, ok := m.live(key)
-	if !ok || it.value == nil {
+	if !ok || !it.hasValue {
 		return nil, ErrNotFound
 	}
-	return append([]byte(nil), it.value...), nil
+	return append([]byte{}, it.value...), nil
 }
 
 func (m *Memory) Take(_ context.Context, key string) ([]byte, error) {
@@ -91,7 +92,7 @@ func (m *Memory) Take(_ context.Context, key string) ([]byte, error) {
 	defer m.mu.Unlock()
 
 	it, ok := m.live(key)
-	if !ok || it.value == nil {
+	if !ok || !it.hasValue {
 		return nil, ErrNotFound
 	}
 	delete(m.items, key)

@@ -105,6 +105,11 @@ func (r *Redis) Subscribe(ctx context.Context, channel string, onMessage func(st
 	sub := r.client.Subscribe(ctx, r.key(channel))
 	defer sub.Close()
 
+	// go-redis (v9.23) blocks in Receive until a message arrives, whatever
+	// the context says, so closing the subscription is what ends the wait.
+	stop := context.AfterFunc(ctx, func() { _ = sub.Close() })
+	defer stop()
+
 	for {
 		msg, err := sub.Receive(ctx)
 		if ctx.Err() != nil {

@@ -85,11 +85,24 @@ func NormalizeDomain(domain string) (string, error) {
 // trailing dot. It does not validate; an invalid host simply matches nothing.
 func NormalizeHost(host string) string {
 	host = strings.TrimSpace(host)
-	if h, _, err := net.SplitHostPort(host); err == nil {
+	if h, port, err := net.SplitHostPort(host); err == nil && isPort(port) {
 		host = h
 	}
 	host = strings.TrimSuffix(host, ".")
 	return strings.ToLower(host)
+}
+
+// isPort reports whether s is a decimal port number.
+func isPort(s string) bool {
+	if s == "" || len(s) > 5 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Store is the persistence the tenant package needs.

@@ -68,7 +68,11 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 
 	sessions := accounts.NewSessions(db, store, now, cfg.SessionIdleTimeout, cfg.SessionMaxAge)
 	recorder := audit.NewRecorder(db, log, now)
-	svc := accounts.NewService(db, accounts.NewHasher(params), sessions, recorder, now)
+	hasher, err := accounts.NewHasher(params)
+	if err != nil {
+		return nil, err
+	}
+	svc := accounts.NewService(db, hasher, sessions, recorder, now)
 
 	pages := web.New(log)
 	server := api.New(log, api.Options{
