@@ -24,20 +24,23 @@ type Target struct {
 	SessionToken string
 }
 
-// Result is the outcome of one measured scenario. Requests, the rate and
-// the percentiles count only responses with status 200.
+// Result is the outcome of one scenario. Requests, the rate and the
+// percentiles count only responses with status 200 in measured time.
 type Result struct {
 	Scenario string `json:"scenario"`
 	Requests int64  `json:"requests"`
 	// WarmupRequests counts the responses with status 200 of the warm-up,
 	// to divide a CPU profile of the whole run by.
-	WarmupRequests    int64         `json:"warmup_requests"`
+	WarmupRequests int64 `json:"warmup_requests"`
+	// Errors counts failed requests of the warm-up and of measured time.
 	Errors            int64         `json:"errors"`
 	FirstError        string        `json:"first_error,omitempty"`
 	Elapsed           time.Duration `json:"elapsed_ns"`
 	RequestsPerSecond float64       `json:"requests_per_second"`
 	P50               time.Duration `json:"p50_ns"`
 	P99               time.Duration `json:"p99_ns"`
+	// RoundRequestsPerSecond is the rate of each measured round, in order.
+	RoundRequestsPerSecond []float64 `json:"round_requests_per_second"`
 }
 
 // NewClient returns a keep-alive client for addr with one connection per
@@ -76,81 +79,124 @@ func Do(client *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Respo
 	return nil
 }
 
-// Run drives a closed loop: each of connections workers sends a request,
-// waits for the response and sends the next, until duration has passed.
-// A run of warmup comes first on the same connections and is not
-// measured, but its failed requests count in Errors. Workers stop early
-// when ctx ends.
-func Run(ctx context.Context, t Target, connections int, warmup, duration time.Duration) Result {
-	client := NewClient(t.Addr, connections)
-	defer client.CloseIdleConnections()
+// Runner drives a closed loop against one target: each of connections
+// workers sends a request, waits for the response and sends the next.
+// Measure can be called several times, interleaved with other runners,
+// so that a burst of outside load on the machine hits every scenario
+// alike. Result adds up the rounds.
+type Runner struct {
+	target      Target
+	connections int
+	client      *fasthttp.HostClient
 
-	var warm Result
-	if warmup > 0 {
-		warm = drive(ctx, client, t, connections, warmup, false)
-	}
-	r := drive(ctx, client, t, connections, duration, true)
-	r.Scenario = t.Name
-	r.WarmupRequests = warm.Requests
-	r.Errors += warm.Errors
-	if warm.FirstError != "" {
-		r.FirstError = warm.FirstError
-	}
-	return r
+	result    Result
+	latencies []time.Duration
 }
 
-// workerResult is what one worker of drive collects.
-type workerResult struct {
+// NewRunner returns a Runner for t with its own connections.
+func NewRunner(t Target, connections int) *Runner {
+	return &Runner{
+		target:      t,
+		connections: connections,
+		client:      NewClient(t.Addr, connections),
+		result:      Result{Scenario: t.Name},
+	}
+}
+
+// Close closes the runner's idle connections.
+func (r *Runner) Close() { r.client.CloseIdleConnections() }
+
+// Warm drives load for d without measuring it. Failed requests still
+// count in Errors. Workers stop early when ctx ends.
+func (r *Runner) Warm(ctx context.Context, d time.Duration) {
+	round := r.drive(ctx, d, false)
+	r.result.WarmupRequests += round.completed
+	r.addErrors(round)
+}
+
+// Measure drives load for one round of d and returns that round's rate of
+// responses with status 200. Workers stop early when ctx ends.
+func (r *Runner) Measure(ctx context.Context, d time.Duration) float64 {
+	round := r.drive(ctx, d, true)
+	r.result.Requests += round.completed
+	r.result.Elapsed += round.elapsed
+	r.addErrors(round)
+	r.latencies = append(r.latencies, round.latencies...)
+
+	rate := float64(round.completed) / round.elapsed.Seconds()
+	r.result.RoundRequestsPerSecond = append(r.result.RoundRequestsPerSecond, rate)
+	return rate
+}
+
+// Result returns the totals of all measured rounds.
+func (r *Runner) Result() Result {
+	res := r.result
+	if res.Elapsed > 0 {
+		res.RequestsPerSecond = float64(res.Requests) / res.Elapsed.Seconds()
+	}
+	slices.Sort(r.latencies)
+	res.P50 = percentile(r.latencies, 0.50)
+	res.P99 = percentile(r.latencies, 0.99)
+	res.RoundRequestsPerSecond = slices.Clone(res.RoundRequestsPerSecond)
+	return res
+}
+
+func (r *Runner) addErrors(round roundResult) {
+	r.result.Errors += round.errors
+	if r.result.FirstError == "" && round.firstError != nil {
+		r.result.FirstError = round.firstError.Error()
+	}
+}
+
+// roundResult is what one call of drive, or one of its workers, collects.
+type roundResult struct {
 	completed  int64
-	latencies  []time.Duration
 	errors     int64
 	firstError error
+	latencies  []time.Duration
+	elapsed    time.Duration
 }
 
-func drive(ctx context.Context, client *fasthttp.HostClient, t Target, connections int, duration time.Duration, record bool) Result {
-	results := make([]workerResult, connections)
+func (r *Runner) drive(ctx context.Context, d time.Duration, record bool) roundResult {
+	workers := make([]roundResult, r.connections)
 	var wg sync.WaitGroup
 	start := time.Now()
-	deadline := start.Add(duration)
+	deadline := start.Add(d)
 
-	for i := range results {
+	for i := range workers {
 		wg.Add(1)
 		go pprof.Do(ctx, pprof.Labels(ProfileLabel, ClientRole), func(ctx context.Context) {
 			defer wg.Done()
-			results[i] = work(ctx, client, t, deadline, record)
+			workers[i] = work(ctx, r.client, r.target, deadline, record)
 		})
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
 
-	r := Result{Elapsed: elapsed}
-	var all []time.Duration
-	for _, w := range results {
-		r.Requests += w.completed
-		all = append(all, w.latencies...)
-		r.Errors += w.errors
-		if r.FirstError == "" && w.firstError != nil {
-			r.FirstError = w.firstError.Error()
+	// The round ends when the last response arrives, which can be after
+	// the deadline, so the rate divides by the time actually taken.
+	total := roundResult{elapsed: time.Since(start)}
+	for _, w := range workers {
+		total.completed += w.completed
+		total.errors += w.errors
+		if total.firstError == nil {
+			total.firstError = w.firstError
 		}
+		total.latencies = append(total.latencies, w.latencies...)
 	}
-	slices.Sort(all)
-	r.RequestsPerSecond = float64(r.Requests) / elapsed.Seconds()
-	r.P50 = percentile(all, 0.50)
-	r.P99 = percentile(all, 0.99)
-	return r
+	return total
 }
 
-func work(ctx context.Context, client *fasthttp.HostClient, t Target, deadline time.Time, record bool) workerResult {
+func work(ctx context.Context, client *fasthttp.HostClient, t Target, deadline time.Time, record bool) roundResult {
 	req := NewRequest(t)
 	defer fasthttp.ReleaseRequest(req)
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 
-	var w workerResult
+	var w roundResult
 	if record {
-		// Room for about 2,000 requests per second for 5 s per worker, so
-		// that growing the slice rarely runs inside the measured loop.
-		w.latencies = make([]time.Duration, 0, 10_000)
+		// Room for 2,000 requests per second for 1 s per worker, so that
+		// growing the slice seldom runs inside the measured loop.
+		w.latencies = make([]time.Duration, 0, 2_000)
 	}
 	for ctx.Err() == nil {
 		sent := time.Now()
@@ -161,17 +207,16 @@ func work(ctx context.Context, client *fasthttp.HostClient, t Target, deadline t
 		latency := time.Since(sent)
 		resp.Reset()
 
-		switch {
-		case err != nil:
+		if err != nil {
 			w.errors++
 			if w.firstError == nil {
 				w.firstError = err
 			}
-		case record:
-			w.completed++
+			continue
+		}
+		w.completed++
+		if record {
 			w.latencies = append(w.latencies, latency)
-		default:
-			w.completed++
 		}
 	}
 	return w

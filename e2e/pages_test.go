@@ -105,14 +105,6 @@ func TestPages(t *testing.T) {
 
 	testenv.ForEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		srv := testenv.StartServer(t, b, nil, app.Options{})
-		if b.RedisURL != "" {
-			// NOTE: kv.Redis.Subscribe does not return when its context ends,
-			// because PubSub.Receive in go-redis v9.23.0 ignores the context
-			// (https://github.com/redis/go-redis/issues/2556), so the cleanup
-			// of StartServer would wait forever. Closing the client before
-			// that cleanup ends the blocked read.
-			t.Cleanup(func() { _ = b.KV.Close() })
-		}
 		// BASE_URL names localhost, and the server compares the host of a
 		// form's Origin with the request's Host, so the browser must use
 		// the same name. The server listens on 127.0.0.1 only.
