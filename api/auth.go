@@ -48,10 +48,9 @@ type authConfigResponse struct {
 func (s *Server) authConfig(c *fiber.Ctx) error {
 	t := currentTenant(c)
 	return c.JSON(authConfigResponse{
-		Tenant:     t.Slug,
-		TenantName: t.Name,
-		// TODO: report the tenant's identity provider once OIDC sign-in exists.
-		OIDCEnabled:         false,
+		Tenant:              t.Slug,
+		TenantName:          t.Name,
+		OIDCEnabled:         s.OIDCEnabled(c),
 		RegistrationEnabled: t.RegistrationEnabled,
 		Require2FA:          s.opts.Require2FA || t.Require2FA,
 	})

@@ -79,6 +79,10 @@ var sentinelErrors = []struct {
 	{accounts.ErrSessionNotFound, fiber.StatusNotFound, "session_not_found"},
 	{tenant.ErrUnknownTenant, fiber.StatusNotFound, "unknown_tenant"},
 	{store.ErrInvalidCursor, fiber.StatusBadRequest, "invalid_cursor"},
+	{accounts.ErrUnlinkWithoutPassword, fiber.StatusBadRequest, "unlink_without_password"},
+	{accounts.ErrNotLinked, fiber.StatusBadRequest, "not_linked"},
+	{accounts.ErrIdentityTaken, fiber.StatusConflict, "identity_taken"},
+	{accounts.ErrAlreadyLinked, fiber.StatusConflict, "already_linked"},
 }
 
 // fiberError maps errors that Fiber itself raises, such as an unknown

@@ -32,6 +32,8 @@ type RateLimits struct {
 	LoginPerAccount Rule
 	// RegisterPerIP counts sign-ups from one address.
 	RegisterPerIP Rule
+	// OIDCStartPerIP counts SSO sign-in and link starts from one address.
+	OIDCStartPerIP Rule
 }
 
 // DefaultRateLimits are the production limits.
@@ -40,6 +42,7 @@ func DefaultRateLimits() RateLimits {
 		LoginPerIP:      Rule{Name: "login_ip", Limit: 30, Window: time.Minute},
 		LoginPerAccount: Rule{Name: "login_account", Limit: 10, Window: 15 * time.Minute},
 		RegisterPerIP:   Rule{Name: "register_ip", Limit: 20, Window: time.Hour},
+		OIDCStartPerIP:  Rule{Name: "oidc_start_ip", Limit: 60, Window: time.Minute},
 	}
 }
 

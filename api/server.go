@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/enlace-auth/enlace/accounts"
+	"github.com/enlace-auth/enlace/oidc"
 	"github.com/enlace-auth/enlace/tenant"
 )
 
@@ -28,15 +29,40 @@ type Checker struct {
 
 // Options are the settings of the HTTP layer.
 type Options struct {
-	BaseURL        *url.URL
-	TrustedProxies []netip.Prefix
-	Require2FA     bool
-	SecureCookies  bool
-	RateLimits     RateLimits
-	Readiness      []Checker
+	BaseURL          *url.URL
+	MultiTenant      bool
+	TenantBaseDomain string
+	TrustedProxies   []netip.Prefix
+	Require2FA       bool
+	SecureCookies    bool
+	RateLimits       RateLimits
+	Readiness        []Checker
 	// RenderErrorPage writes an error for a page request (outside /api/).
 	// When nil, pages get the JSON error body.
 	RenderErrorPage func(c *fiber.Ctx, status int, message string) error
+}
+
+// Deps are the services behind the handlers.
+type Deps struct {
+	Tenants  TenantResolver
+	Domains  DomainLister
+	Accounts *accounts.Service
+	Sessions *accounts.Sessions
+	SSO      *accounts.SSO
+	IdP      IdPSettings
+	RP       *oidc.RelyingParty
+	Counter  Counter
+	Now      func() time.Time
+}
+
+// DomainLister returns a tenant's custom domains, primary first.
+type DomainLister interface {
+	Domains(ctx context.Context, tenantID string) ([]tenant.Domain, error)
+}
+
+// IdPSettings returns the identity provider settings of a tenant.
+type IdPSettings interface {
+	Settings(ctx context.Context, t *tenant.Tenant) (tenant.IdPSettings, error)
 }
 
 // Server holds the dependencies of the handlers.
@@ -45,24 +71,31 @@ type Server struct {
 	log      *slog.Logger
 	opts     Options
 	tenants  TenantResolver
+	domains  DomainLister
 	accounts *accounts.Service
 	sessions *accounts.Sessions
+	sso      *accounts.SSO
+	idp      IdPSettings
+	rp       *oidc.RelyingParty
 	limiter  *Limiter
 	now      func() time.Time
 }
 
 // New builds the Fiber app with all middleware and API routes. Pages are
 // mounted on App() by the web package.
-func New(log *slog.Logger, opts Options, tenants TenantResolver, svc *accounts.Service,
-	sessions *accounts.Sessions, counter Counter, now func() time.Time) *Server {
+func New(log *slog.Logger, opts Options, deps Deps) *Server {
 	s := &Server{
 		log:      log,
 		opts:     opts,
-		tenants:  tenants,
-		accounts: svc,
-		sessions: sessions,
-		limiter:  NewLimiter(counter),
-		now:      now,
+		tenants:  deps.Tenants,
+		domains:  deps.Domains,
+		accounts: deps.Accounts,
+		sessions: deps.Sessions,
+		sso:      deps.SSO,
+		idp:      deps.IdP,
+		rp:       deps.RP,
+		limiter:  NewLimiter(deps.Counter),
+		now:      deps.Now,
 	}
 
 	s.app = fiber.New(fiber.Config{
@@ -98,6 +131,8 @@ func (s *Server) routes() {
 	v1.Post("/auth/login", s.login)
 	v1.Post("/auth/logout", s.logout)
 	v1.Get("/auth/verify", s.verify)
+	v1.Get("/auth/oidc/login", s.oidcLogin)
+	v1.Get("/auth/oidc/callback", s.oidcCallback)
 
 	me := v1.Group("/me", s.requireSession)
 	me.Get("", s.me)
@@ -105,6 +140,8 @@ func (s *Server) routes() {
 	me.Put("/password", s.changePassword)
 	me.Get("/sessions", s.listSessions)
 	me.Delete("/sessions/:id", s.revokeSession)
+	me.Get("/oidc/link", s.oidcLink)
+	me.Delete("/oidc", s.oidcUnlink)
 }
 
 // Sessions returns the session manager, for the pages.

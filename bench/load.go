@@ -29,10 +29,10 @@ type Target struct {
 type Result struct {
 	Scenario string `json:"scenario"`
 	Requests int64  `json:"requests"`
-	// WarmupRequests counts the responses with status 200 of the warm-up,
-	// to divide a CPU profile of the whole run by.
+	// WarmupRequests is the number of responses with status 200 during the
+	// warm-up, to divide a CPU profile of the whole run by.
 	WarmupRequests int64 `json:"warmup_requests"`
-	// Errors counts failed requests of the warm-up and of measured time.
+	// Errors is the number of failed requests, in warm-up and measured time.
 	Errors            int64         `json:"errors"`
 	FirstError        string        `json:"first_error,omitempty"`
 	Elapsed           time.Duration `json:"elapsed_ns"`
@@ -51,8 +51,10 @@ func NewClient(addr string, connections int) *fasthttp.HostClient {
 		Name:                      "enlace-sessionbench",
 		MaxConns:                  connections,
 		MaxIdemponentCallAttempts: 1,
-		ReadTimeout:               10 * time.Second,
-		WriteTimeout:              10 * time.Second,
+		// Connections wait idle while other scenarios run their rounds.
+		MaxIdleConnDuration: time.Minute,
+		ReadTimeout:         10 * time.Second,
+		WriteTimeout:        10 * time.Second,
 	}
 }
 
@@ -148,7 +150,7 @@ func (r *Runner) addErrors(round roundResult) {
 	}
 }
 
-// roundResult is what one call of drive, or one of its workers, collects.
+// roundResult is the tally of one call of drive, or of one of its workers.
 type roundResult struct {
 	completed  int64
 	errors     int64

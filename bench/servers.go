@@ -54,7 +54,7 @@ type Server struct {
 
 	app    *fiber.App
 	served chan error
-	// stopApp ends the background work of Enlace; nil for hello-world.
+	// stopApp ends the background work of Enlace. It is nil for hello-world.
 	stopApp func() error
 }
 
@@ -93,7 +93,7 @@ func StartEnlace(db *sqlstore.DB, store kv.Store, logOutput io.Writer) (*Server,
 	log := logctx.NewLogger(logOutput, cfg.LogFormat, cfg.LogLevel)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Build(ctx, cfg, log, db, store, app.Options{})
+	a, err := app.Build(ctx, cfg, log, db, store, make([]byte, 32), app.Options{})
 	if err != nil {
 		cancel()
 		ln.Close()
@@ -122,9 +122,6 @@ func waitTimeout(wg *sync.WaitGroup, timeout time.Duration) error {
 	case <-done:
 		return nil
 	case <-time.After(timeout):
-		// NOTE: kv.Redis.Subscribe blocks in go-redis PubSub.Receive, which
-		// cancelling its context does not interrupt, so with Redis this
-		// times out until Subscribe closes the subscription when ctx ends.
 		return fmt.Errorf("background work of Enlace did not stop within %s of cancelling its context", timeout)
 	}
 }

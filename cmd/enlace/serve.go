@@ -31,13 +31,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	defer store.Close()
 
-	// The key encrypts TOTP and client secrets; loading it now makes a bad
-	// key file fail at start rather than at first use.
-	if _, err := loadSecretKey(cfg, log); err != nil {
+	// The key encrypts TOTP and identity provider client secrets.
+	key, err := loadSecretKey(cfg, log)
+	if err != nil {
 		return err
 	}
 
-	server, err := app.Build(ctx, cfg, log, db, store, app.Options{})
+	server, err := app.Build(ctx, cfg, log, db, store, key, app.Options{})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ package app
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/enlace-auth/enlace/audit"
 	"github.com/enlace-auth/enlace/config"
 	"github.com/enlace-auth/enlace/kv"
+	"github.com/enlace-auth/enlace/oidc"
+	"github.com/enlace-auth/enlace/secretbox"
 	"github.com/enlace-auth/enlace/store/sqlstore"
 	"github.com/enlace-auth/enlace/tenant"
 	"github.com/enlace-auth/enlace/web"
@@ -34,6 +37,8 @@ type Options struct {
 // App is the wired application.
 type App struct {
 	API      *api.Server
+	IdP      *tenant.IdPService
+	SSO      *accounts.SSO
 	Tenants  *tenant.Service
 	Resolver *tenant.Resolver
 	Sessions *accounts.Sessions
@@ -46,7 +51,7 @@ type App struct {
 
 // Build wires the services and the HTTP layer over db and store, and makes
 // sure the built-in default tenant exists.
-func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlstore.DB, store kv.Store, opts Options) (*App, error) {
+func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlstore.DB, store kv.Store, secretKey []byte, opts Options) (*App, error) {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
@@ -73,10 +78,21 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 		return nil, err
 	}
 	svc := accounts.NewService(db, hasher, sessions, recorder, now)
+	sso := accounts.NewSSO(db, db, sessions, recorder, now)
+
+	box, err := secretbox.New(secretKey)
+	if err != nil {
+		return nil, err
+	}
+	idp := tenant.NewIdPService(db, box, store, envIdP(cfg), now)
+	httpClient := &http.Client{Timeout: 10 * time.Second}
+	rp := oidc.NewRelyingParty(oidc.NewProviders(store, httpClient, now, log), store, httpClient, now)
 
 	pages := web.New(log)
 	server := api.New(log, api.Options{
-		BaseURL:         cfg.BaseURL,
+		BaseURL:          cfg.BaseURL,
+		MultiTenant:      cfg.MultiTenant,
+		TenantBaseDomain: cfg.TenantBaseDomain,
 		TrustedProxies:  cfg.TrustedProxies,
 		Require2FA:      cfg.Require2FA,
 		SecureCookies:   cfg.SecureCookies(),
@@ -86,11 +102,23 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 			{Name: "database", Check: db.Ping},
 			{Name: "kv", Check: store.Ping},
 		},
-	}, resolver, svc, sessions, store, now)
+	}, api.Deps{
+		Tenants:  resolver,
+		Domains:  tenants,
+		Accounts: svc,
+		Sessions: sessions,
+		SSO:      sso,
+		IdP:      idp,
+		RP:       rp,
+		Counter:  store,
+		Now:      now,
+	})
 	pages.Mount(server)
 
 	return &App{
 		API:      server,
+		IdP:      idp,
+		SSO:      sso,
 		Tenants:  tenants,
 		Resolver: resolver,
 		Sessions: sessions,
@@ -99,6 +127,21 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 		KV:       store,
 		log:      log,
 	}, nil
+}
+
+// envIdP returns the OIDC_* settings for the default tenant, or nil.
+func envIdP(cfg *config.Config) *tenant.IdPSettings {
+	if cfg.OIDC.IssuerURL == "" && !cfg.OIDC.Enabled {
+		return nil
+	}
+	return &tenant.IdPSettings{
+		Enabled:      cfg.OIDC.Enabled,
+		IssuerURL:    cfg.OIDC.IssuerURL,
+		ClientID:     cfg.OIDC.ClientID,
+		ClientSecret: cfg.OIDC.ClientSecret,
+		RedirectURL:  cfg.OIDC.RedirectURL,
+		Scopes:       cfg.OIDC.Scopes,
+	}
 }
 
 // Start runs the background work until ctx ends: the cache invalidation

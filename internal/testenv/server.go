@@ -15,6 +15,9 @@ import (
 	"github.com/enlace-auth/enlace/internal/app"
 )
 
+// TestSecretKey is the ENLACE_SECRET_KEY of servers started by tests.
+var TestSecretKey = []byte("0123456789abcdef0123456789abcdef")
+
 // Server is Enlace running on a loopback port for one test.
 type Server struct {
 	App  *app.App
@@ -51,7 +54,7 @@ func StartServer(t testing.TB, b Backend, vars map[string]string, opts app.Optio
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Build(ctx, cfg, Logger(), b.DB, b.KV, opts)
+	a, err := app.Build(ctx, cfg, Logger(), b.DB, b.KV, TestSecretKey, opts)
 	if err != nil {
 		t.Fatalf("build app: %v", err)
 	}

@@ -23,35 +23,41 @@ func userDest(u *accounts.User) []any {
 }
 
 // CreateUser inserts u and makes it admin when the tenant has no user yet.
-// The tenant row is locked so two first sign-ups cannot both become admin.
 func (d *DB) CreateUser(ctx context.Context, u accounts.User) (accounts.User, error) {
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		var id string
-		err := d.queryRow(ctx, tx, `SELECT id FROM tenants WHERE id = ?`+d.dialect.forUpdate, u.TenantID).Scan(&id)
-		if err != nil {
-			return fmt.Errorf("sqlstore: lock tenant: %w", d.scanErr(err))
-		}
-
-		var existing int
-		if err := d.queryRow(ctx, tx, `SELECT COUNT(*) FROM users WHERE tenant_id = ?`, u.TenantID).Scan(&existing); err != nil {
-			return fmt.Errorf("sqlstore: count users: %w", err)
-		}
-		u.IsAdmin = existing == 0
-
-		_, err = d.exec(ctx, tx, `
-			INSERT INTO users (id, tenant_id, email, email_normalized, display_name, password_hash, is_admin, disabled, created_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			u.ID, u.TenantID, u.Email, accounts.NormalizeEmail(u.Email), u.DisplayName, nullString(u.PasswordHash),
-			u.IsAdmin, u.Disabled, ts(u.CreatedAt), ts(u.UpdatedAt))
-		if err != nil {
-			return fmt.Errorf("sqlstore: insert user: %w", err)
-		}
-		return nil
+		return d.insertUser(ctx, tx, &u)
 	})
 	if err != nil {
 		return accounts.User{}, err
 	}
 	return d.UserByID(ctx, u.TenantID, u.ID)
+}
+
+// insertUser inserts u inside tx, setting IsAdmin for a tenant's first
+// user. The tenant row is locked so two first sign-ups cannot both become
+// admin.
+func (d *DB) insertUser(ctx context.Context, tx *sql.Tx, u *accounts.User) error {
+	var id string
+	err := d.queryRow(ctx, tx, `SELECT id FROM tenants WHERE id = ?`+d.dialect.forUpdate, u.TenantID).Scan(&id)
+	if err != nil {
+		return fmt.Errorf("sqlstore: lock tenant: %w", d.scanErr(err))
+	}
+
+	var existing int
+	if err := d.queryRow(ctx, tx, `SELECT COUNT(*) FROM users WHERE tenant_id = ?`, u.TenantID).Scan(&existing); err != nil {
+		return fmt.Errorf("sqlstore: count users: %w", err)
+	}
+	u.IsAdmin = existing == 0
+
+	_, err = d.exec(ctx, tx, `
+		INSERT INTO users (id, tenant_id, email, email_normalized, display_name, password_hash, is_admin, disabled, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.TenantID, u.Email, accounts.NormalizeEmail(u.Email), u.DisplayName, nullString(u.PasswordHash),
+		u.IsAdmin, u.Disabled, ts(u.CreatedAt), ts(u.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("sqlstore: insert user: %w", err)
+	}
+	return nil
 }
 
 func (d *DB) UserByID(ctx context.Context, tenantID, id string) (accounts.User, error) {

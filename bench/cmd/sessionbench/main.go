@@ -24,6 +24,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -43,19 +44,20 @@ const (
 	redisURLEnv    = "ENLACE_TEST_REDIS_URL"
 )
 
-// helloScenario names the baseline scenario.
+// helloScenario is the name of the baseline scenario.
 const helloScenario = "hello-world GET /"
 
 type options struct {
 	duration    time.Duration
 	warmup      time.Duration
+	rounds      int
 	connections int
 	backend     string
 	out         string
 	cpuProfile  string
 }
 
-// machine describes where the figures were measured.
+// machine is the hardware and toolchain that the figures were measured on.
 type machine struct {
 	CPUModel   string `json:"cpu_model"`
 	Cores      int    `json:"cores"`
@@ -69,6 +71,9 @@ type machine struct {
 type scenario struct {
 	bench.Result
 	RatioToHello float64 `json:"ratio_to_hello"`
+	// RoundRatios are the ratios of each round to the hello-world round
+	// just before it.
+	RoundRatios []float64 `json:"round_ratios_to_hello"`
 }
 
 // report is the JSON written to -out.
@@ -78,6 +83,7 @@ type report struct {
 	Machine     machine    `json:"machine"`
 	Duration    string     `json:"duration_per_scenario"`
 	Warmup      string     `json:"warmup_per_scenario"`
+	Rounds      int        `json:"rounds"`
 	Connections int        `json:"connections"`
 	TargetRatio float64    `json:"target_ratio"`
 	TargetMet   bool       `json:"target_met"`
@@ -108,12 +114,14 @@ func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("sessionbench", flag.ContinueOnError)
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per scenario")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured time per scenario before the measured time")
+	fs.IntVar(&o.rounds, "rounds", 5, "number of parts the measured time of each scenario is split into. "+
+		"The scenarios take turns, one part each")
 	fs.IntVar(&o.connections, "connections", 64, "concurrent workers, each with its own keep-alive connection")
 	fs.StringVar(&o.backend, "backend", "sqlite", "storage of Enlace: sqlite (SQLite file and in-process store) or postgres (reads "+
 		databaseURLEnv+" and "+redisURLEnv+")")
 	fs.StringVar(&o.out, "out", "", "file to write the results to as JSON (none when empty)")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "file to write a CPU profile of all scenarios to; "+
-		"goroutines carry the pprof label role=hello-server, enlace-server or load-client")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "file to write a CPU profile of all scenarios to. "+
+		"Goroutines carry the pprof label role=hello-server, enlace-server or load-client")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -125,6 +133,10 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-duration %s must be positive", o.duration)
 	case o.warmup < 0:
 		return o, fmt.Errorf("-warmup %s must not be negative", o.warmup)
+	case o.rounds < 1:
+		return o, fmt.Errorf("-rounds %d must be at least 1", o.rounds)
+	case o.duration/time.Duration(o.rounds) < 10*time.Millisecond:
+		return o, fmt.Errorf("-duration %s split into %d rounds is under 10ms per round; use fewer rounds", o.duration, o.rounds)
 	case o.connections < 1:
 		return o, fmt.Errorf("-connections %d must be at least 1", o.connections)
 	case o.backend != "sqlite" && o.backend != "postgres":
@@ -176,13 +188,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 		defer func() { err = errors.Join(err, stopProfile()) }()
 	}
 
-	results := make([]bench.Result, 0, len(targets))
-	for _, t := range targets {
-		r := bench.Run(ctx, t, o.connections, o.warmup, o.duration)
-		if ctx.Err() != nil {
-			return fmt.Errorf("interrupted during %s", t.Name)
-		}
-		results = append(results, r)
+	results, err := measure(ctx, o, targets)
+	if err != nil {
+		return err
 	}
 
 	rep := buildReport(o, backend.Name, m, results)
@@ -193,6 +201,35 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) (err error) {
 		}
 	}
 	return checkErrors(rep)
+}
+
+// measure warms up every target, then runs o.rounds rounds in which each
+// target in turn gets o.duration/o.rounds of load.
+func measure(ctx context.Context, o options, targets []bench.Target) ([]bench.Result, error) {
+	runners := make([]*bench.Runner, len(targets))
+	for i, t := range targets {
+		runners[i] = bench.NewRunner(t, o.connections)
+		defer runners[i].Close()
+	}
+
+	for _, r := range runners {
+		r.Warm(ctx, o.warmup)
+	}
+	round := o.duration / time.Duration(o.rounds)
+	for range o.rounds {
+		for i, r := range runners {
+			r.Measure(ctx, round)
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("interrupted during %s", targets[i].Name)
+			}
+		}
+	}
+
+	results := make([]bench.Result, len(runners))
+	for i, r := range runners {
+		results[i] = r.Result()
+	}
+	return results, nil
 }
 
 func openBackend(ctx context.Context, name string, log *slog.Logger) (*bench.Backend, error) {
@@ -259,7 +296,9 @@ func cpuModel() string {
 func printHeader(w io.Writer, o options, backend string, m machine) {
 	fmt.Fprintf(w, "Enlace session check vs. Fiber hello-world, %s\n", time.Now().UTC().Format(time.DateOnly))
 	fmt.Fprintf(w, "machine: %s, %d cores (GOMAXPROCS %d), %s %s/%s\n", m.CPUModel, m.Cores, m.GOMAXPROCS, m.GoVersion, m.OS, m.Arch)
-	fmt.Fprintf(w, "backend: %s; %d connections; %s warm-up and %s measured per scenario\n", backend, o.connections, o.warmup, o.duration)
+	fmt.Fprintf(w, "backend: %s; %d connections; %s warm-up and %s measured per scenario, in %d rounds of %s\n",
+		backend, o.connections, o.warmup, o.duration, o.rounds, o.duration/time.Duration(o.rounds))
+	fmt.Fprintf(w, "         in which the scenarios take turns, so outside load on the machine hits them alike\n")
 	fmt.Fprintf(w, "note: the load generator runs in this process and shares the %d cores with the servers.\n", m.Cores)
 	fmt.Fprintf(w, "      It costs the same per request in every scenario, so baseline and target are measured\n")
 	fmt.Fprintf(w, "      alike. Each req/s is lower than a server with the cores to itself would reach, and\n")
@@ -274,16 +313,22 @@ func buildReport(o options, backend string, m machine, results []bench.Result) r
 		Machine:     m,
 		Duration:    o.duration.String(),
 		Warmup:      o.warmup.String(),
+		Rounds:      o.rounds,
 		Connections: o.connections,
 		TargetRatio: targetRatio,
 		TargetMet:   true,
 	}
 
-	baseline := results[0].RequestsPerSecond
+	baseline := results[0]
 	for i, r := range results {
 		s := scenario{Result: r}
-		if baseline > 0 {
-			s.RatioToHello = r.RequestsPerSecond / baseline
+		if baseline.RequestsPerSecond > 0 {
+			s.RatioToHello = r.RequestsPerSecond / baseline.RequestsPerSecond
+		}
+		for j, rate := range r.RoundRequestsPerSecond {
+			if hello := baseline.RoundRequestsPerSecond[j]; hello > 0 {
+				s.RoundRatios = append(s.RoundRatios, rate/hello)
+			}
 		}
 		if i > 0 && s.RatioToHello < targetRatio {
 			rep.TargetMet = false
@@ -295,10 +340,10 @@ func buildReport(o options, backend string, m machine, results []bench.Result) r
 
 func printTable(w io.Writer, rep report) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "scenario\trequests\terrors\treq/s\tp50\tp99\tratio to hello")
+	fmt.Fprintln(tw, "scenario\trequests\terrors\treq/s\tp50\tp99\tratio to hello\tround ratios min-max")
 	for _, s := range rep.Scenarios {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%.3f\n", s.Scenario, s.Requests, s.Errors, s.RequestsPerSecond,
-			formatLatency(s.P50), formatLatency(s.P99), s.RatioToHello)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t%s\t%.3f\t%.3f-%.3f\n", s.Scenario, s.Requests, s.Errors, s.RequestsPerSecond,
+			formatLatency(s.P50), formatLatency(s.P99), s.RatioToHello, minOf(s.RoundRatios), maxOf(s.RoundRatios))
 	}
 	tw.Flush()
 
@@ -307,6 +352,20 @@ func printTable(w io.Writer, rep report) {
 		verdict = "NOT met"
 	}
 	fmt.Fprintf(w, "\ntarget: each session check reaches %.2f of hello-world req/s: %s\n", rep.TargetRatio, verdict)
+}
+
+func minOf(values []float64) float64 {
+	if len(values) == 0 {
+		return 0
+	}
+	return slices.Min(values)
+}
+
+func maxOf(values []float64) float64 {
+	if len(values) == 0 {
+		return 0
+	}
+	return slices.Max(values)
 }
 
 func formatLatency(d time.Duration) string {

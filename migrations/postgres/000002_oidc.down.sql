@@ -1,0 +1,2 @@
+DROP INDEX external_identities_user_issuer;
+DROP TABLE tenant_oidc;
