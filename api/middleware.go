@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"regexp"
@@ -150,14 +151,19 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		status = toError(err).Status
 	}
 
-	ctx := c.UserContext()
+	level := slog.LevelDebug
 	switch {
 	case status >= 500:
-		s.log.ErrorContext(ctx, "request", s.accessAttrs(c, status, start)...)
+		level = slog.LevelError
 	case status >= 400:
-		s.log.InfoContext(ctx, "request", s.accessAttrs(c, status, start)...)
-	default:
-		s.log.DebugContext(ctx, "request", s.accessAttrs(c, status, start)...)
+		level = slog.LevelInfo
+	}
+
+	// Building the attributes costs more than the check, so skip both
+	// when the line would be dropped anyway.
+	ctx := c.UserContext()
+	if s.log.Enabled(ctx, level) {
+		s.log.Log(ctx, level, "request", s.accessAttrs(c, status, start)...)
 	}
 	return err
 }

@@ -146,3 +146,9 @@ func (s *Server) routes() {
 
 // Sessions returns the session manager, for the pages.
 func (s *Server) Sessions() *accounts.Sessions { return s.sessions }
+
+// SSO returns the SSO service, for the pages.
+func (s *Server) SSO() *accounts.SSO { return s.sso }
+
+// Accounts returns the accounts service, for the pages.
+func (s *Server) Accounts() *accounts.Service { return s.accounts }

@@ -32,6 +32,8 @@ const afterLogin = "/settings/security"
 var notices = map[string]string{
 	"password-changed": "Your password was saved. Other sessions were signed out.",
 	"session-revoked":  "The session was signed out.",
+	"linked":           "Your account is now linked to your identity provider.",
+	"unlinked":         "Your account is no longer linked to your identity provider.",
 	"signed-out":       "You are signed out.",
 }
 
@@ -67,6 +69,8 @@ type view struct {
 	Message             string
 	Sessions            []sessionView
 	MoreSessions        bool
+	OIDCEnabled         bool
+	Identities          []accounts.Identity
 }
 
 type sessionView struct {
@@ -91,6 +95,7 @@ func (p *Pages) Mount(server *api.Server) {
 	app.Get("/settings/security", p.securityPage)
 	app.Post("/settings/security/password", p.passwordSubmit)
 	app.Post("/settings/security/sessions/:id/revoke", p.revokeSubmit)
+	app.Post("/settings/security/oidc/unlink", p.unlinkSubmit)
 }
 
 // render writes a page with the given status.
@@ -160,6 +165,7 @@ func (p *Pages) loginPage(c *fiber.Ctx) error {
 		Error:               c.Query("error"),
 		ReturnTo:            api.SafeReturnPath(c.Query("return_to"), afterLogin),
 		RegistrationEnabled: api.CurrentTenant(c).RegistrationEnabled,
+		OIDCEnabled:         p.server.OIDCEnabled(c),
 	})
 }
 
@@ -169,6 +175,7 @@ func (p *Pages) loginSubmit(c *fiber.Ctx) error {
 		Email:               c.FormValue("email"),
 		ReturnTo:            api.SafeReturnPath(c.FormValue("return_to"), afterLogin),
 		RegistrationEnabled: api.CurrentTenant(c).RegistrationEnabled,
+		OIDCEnabled:         p.server.OIDCEnabled(c),
 	}
 
 	if _, err := p.server.PasswordLogin(c, v.Email, c.FormValue("password")); err != nil {
@@ -222,7 +229,7 @@ func (p *Pages) securityPage(c *fiber.Ctx) error {
 	if principal == nil {
 		return err
 	}
-	return p.renderSecurity(c, fiber.StatusOK, view{})
+	return p.renderSecurity(c, fiber.StatusOK, view{Error: c.Query("error")})
 }
 
 const listedSessions = 50
@@ -234,8 +241,19 @@ func (p *Pages) renderSecurity(c *fiber.Ctx, status int, v view) error {
 		return err
 	}
 
+	identities, err := p.server.SSO().Identities(c.UserContext(), principal.User.TenantID, principal.User.ID)
+	if err != nil {
+		return err
+	}
+	user, err := p.server.Accounts().User(c.UserContext(), principal.User.TenantID, principal.User.ID)
+	if err != nil {
+		return err
+	}
+
 	v.Title = "Security"
-	v.User = &principal.User
+	v.User = &user
+	v.Identities = identities
+	v.OIDCEnabled = p.server.OIDCEnabled(c)
 	v.MoreSessions = page.NextCursor != ""
 	for _, s := range page.Items {
 		v.Sessions = append(v.Sessions, sessionView{Session: s, Current: s.ID == principal.Session.ID})
@@ -278,4 +296,20 @@ func (p *Pages) revokeSubmit(c *fiber.Ctx) error {
 		return c.Redirect("/login?notice=signed-out", fiber.StatusSeeOther)
 	}
 	return c.Redirect("/settings/security?notice=session-revoked", fiber.StatusSeeOther)
+}
+
+func (p *Pages) unlinkSubmit(c *fiber.Ctx) error {
+	principal, err := requireUser(c)
+	if principal == nil {
+		return err
+	}
+
+	err = p.server.SSO().Unlink(c.UserContext(), principal.User.TenantID, principal.User.ID, api.ClientInfo(c))
+	if err != nil {
+		if e, ok := api.ClientError(err); ok {
+			return p.renderSecurity(c, e.Status, view{Error: e.Message})
+		}
+		return err
+	}
+	return c.Redirect("/settings/security?notice=unlinked", fiber.StatusSeeOther)
 }

@@ -155,6 +155,23 @@ func Dir() (string, error) {
 	}
 }
 
+// Locate returns the Node.js executable and the folder of server.mjs, or an
+// error that says what to install when either is missing.
+func Locate() (node, dir string, err error) {
+	node, err = exec.LookPath("node")
+	if err != nil {
+		return "", "", fmt.Errorf("Node.js not found: %w; install Node.js 20 or later to run the OpenID provider", err)
+	}
+	dir, err = Dir()
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider", "package.json")); err != nil {
+		return "", "", fmt.Errorf("oidc-provider is not installed in %s: run `npm ci --prefix e2e/idp`", dir)
+	}
+	return node, dir, nil
+}
+
 // config is the JSON file that server.mjs reads.
 type config struct {
 	Port     int                      `json:"port"`

@@ -3,8 +3,6 @@ package idpharness
 import (
 	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/enlace-auth/enlace/internal/testenv"
@@ -32,16 +30,9 @@ func (idp *IdP) Output() string {
 func Start(t testing.TB, clients []Client, accounts []Account) *IdP {
 	t.Helper()
 
-	node, err := exec.LookPath("node")
+	node, dir, err := Locate()
 	if err != nil {
-		testenv.Skip(t, "Node.js not found: %v; install Node.js 20 or later to run the OpenID provider", err)
-	}
-	dir, err := Dir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "oidc-provider", "package.json")); err != nil {
-		testenv.Skip(t, "oidc-provider is not installed in %s: run `npm ci --prefix e2e/idp`", dir)
+		testenv.Skip(t, "%v", err)
 	}
 
 	opts := Options{Dir: dir, Node: node, ConfigDir: t.TempDir()}

@@ -133,7 +133,7 @@ type Faults struct {
 
 	// UserinfoSubject replaces "sub" in /userinfo responses.
 	UserinfoSubject string
-	// TokenError makes /token answer 400 {"error": TokenError} before it
+	// TokenError makes /token return 400 {"error": TokenError} before it
 	// checks the request, so the authorization code stays unused.
 	TokenError string
 }
@@ -145,6 +145,10 @@ type signingKey struct {
 }
 
 // authorization is an authorization code and the request it was issued for.
+//
+// NOTE: codes do not expire. RFC 6749 section 4.1.2 recommends a lifetime of
+// at most 10 minutes, so a relying party's handling of an expired code is not
+// testable with this provider.
 type authorization struct {
 	clientID      string
 	redirectURI   string
@@ -158,7 +162,7 @@ type authorization struct {
 	accessToken string
 }
 
-// grant is what an access token gives access to.
+// grant is the user behind an access token and the token's expiry time.
 type grant struct {
 	user    User
 	expires time.Time
@@ -305,8 +309,8 @@ func (p *Provider) AllowRedirect(uri string) {
 }
 
 // Requests returns how many requests an endpoint received, including those
-// answered 503 while down or rejected as invalid. It panics on a name other
-// than the Endpoint constants.
+// rejected with 503 while down or rejected as invalid. It panics on a name
+// other than the Endpoint constants.
 func (p *Provider) Requests(endpoint string) int {
 	names := []string{EndpointDiscovery, EndpointJWKS, EndpointAuthorize, EndpointToken, EndpointUserinfo}
 	if !slices.Contains(names, endpoint) {
@@ -325,7 +329,7 @@ func (p *Provider) ResetCounts() {
 	clear(p.counts)
 }
 
-// SetDown makes every endpoint answer 503 Service Unavailable while down is
+// SetDown makes every endpoint return 503 Service Unavailable while down is
 // true, as in an outage of the provider.
 func (p *Provider) SetDown(down bool) {
 	p.mu.Lock()
@@ -380,7 +384,7 @@ func (p *Provider) Authorize(t testing.TB, client *http.Client, authURL string) 
 	return location
 }
 
-// ServeHTTP counts the request, answers 503 while the provider is down and
+// ServeHTTP counts the request, returns 503 while the provider is down and
 // otherwise dispatches to the endpoint.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := endpointName(r.URL.Path)
@@ -414,7 +418,7 @@ func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r, http.MethodGet) {
+	if !p.allowMethods(w, r, http.MethodGet) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -437,7 +441,7 @@ func (p *Provider) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r, http.MethodGet) {
+	if !p.allowMethods(w, r, http.MethodGet) {
 		return
 	}
 	p.mu.Lock()
@@ -453,11 +457,11 @@ func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveAuthorize validates an authorization request and redirects to its
-// redirect_uri with a new code, or with the AuthorizeError fault. It answers
+// redirect_uri with a new code, or with the AuthorizeError fault. It returns
 // 400 without redirecting when a parameter is missing or invalid, so a
 // relying party that omits state, nonce or PKCE fails loudly in tests.
 func (p *Provider) serveAuthorize(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r, http.MethodGet, http.MethodPost) {
+	if !p.allowMethods(w, r, http.MethodGet, http.MethodPost) {
 		return
 	}
 	if err := r.ParseForm(); err != nil {
@@ -571,7 +575,7 @@ func (p *Provider) rejectAuthorize(w http.ResponseWriter, problem string) {
 // a successful exchange is rejected, and the access token issued for it is
 // revoked, as RFC 6749 section 4.1.2 recommends.
 func (p *Provider) serveToken(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r, http.MethodPost) {
+	if !p.allowMethods(w, r, http.MethodPost) {
 		return
 	}
 	if err := r.ParseForm(); err != nil {
@@ -807,7 +811,7 @@ func (p *Provider) signIDToken(claims map[string]any, f Faults, key signingKey, 
 
 // serveUserinfo returns the claims of the user behind a Bearer access token.
 func (p *Provider) serveUserinfo(w http.ResponseWriter, r *http.Request) {
-	if !allowMethods(w, r, http.MethodGet, http.MethodPost) {
+	if !p.allowMethods(w, r, http.MethodGet, http.MethodPost) {
 		return
 	}
 
@@ -926,11 +930,12 @@ func verifierMatches(verifier, challenge string) bool {
 	return subtle.ConstantTimeCompare([]byte(computed), []byte(challenge)) == 1
 }
 
-// allowMethods answers 405 and returns false unless r uses one of methods.
-func allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
+// allowMethods writes 405 and returns false unless r uses one of methods.
+func (p *Provider) allowMethods(w http.ResponseWriter, r *http.Request, methods ...string) bool {
 	if slices.Contains(methods, r.Method) {
 		return true
 	}
+	p.t.Logf("oidctest: %s %s rejected with 405, allowed methods: %s", r.Method, r.URL.Path, strings.Join(methods, ", "))
 	w.Header().Set("Allow", strings.Join(methods, ", "))
 	http.Error(w, fmt.Sprintf("oidctest: method %s not allowed, use %s", r.Method, strings.Join(methods, " or ")), http.StatusMethodNotAllowed)
 	return false

@@ -493,9 +493,9 @@ func TestExpiredTokenError(t *testing.T) {
 	}
 }
 
-// TestFaultTokensAreWellFormed checks that the signature faults produce
-// the attack they name, so a verifier that is not as strict as go-oidc's
-// would accept them.
+// TestFaultTokensAreWellFormed checks that each signature fault produces
+// the attack it names: a readable unsigned token, an HS256 MAC keyed with
+// PublicKeyPEM, and an RS256 signature under the published kid.
 func TestFaultTokensAreWellFormed(t *testing.T) {
 	p := New(t)
 	rp := newRelyingParty(t, p)
@@ -1153,4 +1153,38 @@ func startFlowNoFatal(p *Provider, rp *relyingParty) concurrentFlow {
 	}
 	rawID, _ := token.Extra("id_token").(string)
 	return concurrentFlow{rawID: rawID}
+}
+
+func TestWrongMethodRejected(t *testing.T) {
+	p := New(t)
+
+	cases := []struct {
+		name   string
+		method string
+		path   string
+		status int
+	}{
+		{"POST discovery", http.MethodPost, "/.well-known/openid-configuration", http.StatusMethodNotAllowed},
+		{"POST jwks", http.MethodPost, "/jwks", http.StatusMethodNotAllowed},
+		{"GET token", http.MethodGet, "/token", http.StatusMethodNotAllowed},
+		{"DELETE userinfo", http.MethodDelete, "/userinfo", http.StatusMethodNotAllowed},
+		{"unknown path", http.MethodGet, "/keys", http.StatusNotFound},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, p.Issuer+tc.path, nil)
+			resp, err := p.Client().Do(req)
+			if err != nil {
+				t.Fatalf("%s %s: %v", tc.method, tc.path, err)
+			}
+			resp.Body.Close()
+
+			if resp.StatusCode != tc.status {
+				t.Errorf("status = %d, expected %d", resp.StatusCode, tc.status)
+			}
+			if tc.status == http.StatusMethodNotAllowed && resp.Header.Get("Allow") == "" {
+				t.Errorf("405 without an Allow header")
+			}
+		})
+	}
 }

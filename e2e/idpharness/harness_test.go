@@ -1,0 +1,510 @@
+package idpharness_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/enlace-auth/enlace/e2e/idpharness"
+	"github.com/enlace-auth/enlace/internal/testenv"
+)
+
+const (
+	testClientID     = "enlace-e2e"
+	testClientSecret = "e2e-client-secret"
+)
+
+// Two accounts: alice's email claims go into the ID token, bob's only into
+// the userinfo response.
+var (
+	alice = idpharness.Account{
+		Login:   "alice",
+		Subject: "alice-subject-1",
+		Claims: map[string]any{
+			"email":          "alice@example.test",
+			"email_verified": true,
+			"name":           "Alice Example",
+		},
+	}
+	bob = idpharness.Account{
+		Login:   "bob",
+		Subject: "bob-subject-2",
+		Claims:  map[string]any{"name": "Bob Example"},
+		Userinfo: map[string]any{
+			"email":          "bob@example.test",
+			"email_verified": true,
+		},
+	}
+)
+
+func TestAuthorizationCodeFlowInBrowser(t *testing.T) {
+	chromium := chromiumPath(t)
+	rp := startRelyingParty(t)
+	idp := idpharness.Start(t,
+		[]idpharness.Client{{ID: testClientID, Secret: testClientSecret, RedirectURIs: []string{rp.callbackURL}}},
+		[]idpharness.Account{alice, bob})
+	rp.discover(t, idp.Issuer)
+
+	t.Run("email in ID token", func(t *testing.T) {
+		result := rp.signIn(t, startBrowser(t, chromium, time.Minute), alice.Login)
+		if result.err != "" {
+			t.Fatalf("callback error %s: %s", result.err, result.errDescription)
+		}
+
+		if got := result.idToken.Subject; got != alice.Subject {
+			t.Errorf("ID token sub = %q, want %q", got, alice.Subject)
+		}
+		if got := result.idTokenClaims["email"]; got != "alice@example.test" {
+			t.Errorf("ID token email = %v, want alice@example.test", got)
+		}
+		if got := result.idTokenClaims["email_verified"]; got != true {
+			t.Errorf("ID token email_verified = %v, want true", got)
+		}
+		if got := result.idTokenClaims["name"]; got != "Alice Example" {
+			t.Errorf("ID token name = %v, want Alice Example", got)
+		}
+		if got := result.userinfo["sub"]; got != alice.Subject {
+			t.Errorf("userinfo sub = %v, want %q", got, alice.Subject)
+		}
+		if got := result.userinfo["email"]; got != "alice@example.test" {
+			t.Errorf("userinfo email = %v, want alice@example.test", got)
+		}
+		if got := result.issParam; got != idp.Issuer {
+			t.Errorf("callback iss = %q, want %q", got, idp.Issuer)
+		}
+	})
+
+	t.Run("email only in userinfo", func(t *testing.T) {
+		result := rp.signIn(t, startBrowser(t, chromium, time.Minute), bob.Login)
+		if result.err != "" {
+			t.Fatalf("callback error %s: %s", result.err, result.errDescription)
+		}
+
+		if got := result.idToken.Subject; got != bob.Subject {
+			t.Errorf("ID token sub = %q, want %q", got, bob.Subject)
+		}
+		if got, ok := result.idTokenClaims["email"]; ok {
+			t.Errorf("ID token has email %v, want none", got)
+		}
+		if got, ok := result.idTokenClaims["email_verified"]; ok {
+			t.Errorf("ID token has email_verified %v, want none", got)
+		}
+		if got := result.idTokenClaims["name"]; got != "Bob Example" {
+			t.Errorf("ID token name = %v, want Bob Example", got)
+		}
+		if got := result.userinfo["sub"]; got != bob.Subject {
+			t.Errorf("userinfo sub = %v, want %q", got, bob.Subject)
+		}
+		if got := result.userinfo["email"]; got != "bob@example.test" {
+			t.Errorf("userinfo email = %v, want bob@example.test", got)
+		}
+		if got := result.userinfo["email_verified"]; got != true {
+			t.Errorf("userinfo email_verified = %v, want true", got)
+		}
+	})
+
+	t.Run("unknown login rejected", func(t *testing.T) {
+		result := rp.signIn(t, startBrowser(t, chromium, time.Minute), "mallory")
+		if result.err != "access_denied" {
+			t.Fatalf("callback error = %q, want access_denied", result.err)
+		}
+		if !strings.Contains(result.errDescription, "mallory") {
+			t.Errorf("error_description = %q, want it to name the login mallory", result.errDescription)
+		}
+	})
+}
+
+func TestLoginPageLoadsNothingExternal(t *testing.T) {
+	idp := idpharness.Start(t,
+		[]idpharness.Client{{ID: testClientID, Secret: testClientSecret, RedirectURIs: []string{"http://127.0.0.1:1/callback"}}},
+		[]idpharness.Account{alice})
+	cfg := oauth2.Config{
+		ClientID:    testClientID,
+		Endpoint:    oauth2.Endpoint{AuthURL: idp.Issuer + "/auth"},
+		RedirectURL: "http://127.0.0.1:1/callback",
+		Scopes:      idpharness.Scopes,
+	}
+	authURL := cfg.AuthCodeURL("state", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))
+
+	// The default client follows the redirect to the login form and keeps
+	// the interaction cookie it needs in a jar.
+	client := testenv.Client()
+	client.CheckRedirect = nil
+	resp, err := client.Get(authURL)
+	if err != nil {
+		t.Fatalf("GET authorization endpoint: %v", err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("read login page: %v", err)
+	}
+	body := string(data)
+
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("login page status = %d, want 200\n%s", resp.StatusCode, body)
+	}
+	for _, want := range []string{`name="login"`, `name="password"`, `class="login login-submit"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("login page lacks %s\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "https://") {
+		t.Errorf("login page refers to an outside URL\n%s", body)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") {
+		t.Errorf("Content-Security-Policy = %q, want default-src 'self'", csp)
+	}
+}
+
+func TestAuthorizationWithoutPKCERejected(t *testing.T) {
+	const redirectURI = "http://127.0.0.1:1/callback"
+	idp := idpharness.Start(t,
+		[]idpharness.Client{{ID: testClientID, Secret: testClientSecret, RedirectURIs: []string{redirectURI}}},
+		[]idpharness.Account{alice})
+	cfg := oauth2.Config{
+		ClientID:    testClientID,
+		Endpoint:    oauth2.Endpoint{AuthURL: idp.Issuer + "/auth"},
+		RedirectURL: redirectURI,
+		Scopes:      idpharness.Scopes,
+	}
+
+	resp, err := testenv.Client().Get(cfg.AuthCodeURL("state"))
+	if err != nil {
+		t.Fatalf("GET authorization endpoint: %v", err)
+	}
+	resp.Body.Close()
+
+	location, err := resp.Location()
+	if err != nil {
+		t.Fatalf("authorization response status %d has no redirect: %v", resp.StatusCode, err)
+	}
+	if got := location.Scheme + "://" + location.Host + location.Path; got != redirectURI {
+		t.Errorf("redirect to %s, want %s", got, redirectURI)
+	}
+	if got := location.Query().Get("error"); got != "invalid_request" {
+		t.Errorf("error = %q, want invalid_request", got)
+	}
+	if got := location.Query().Get("error_description"); !strings.Contains(got, "PKCE") {
+		t.Errorf("error_description = %q, want it to mention PKCE", got)
+	}
+}
+
+func TestStartProcessStops(t *testing.T) {
+	if _, _, err := idpharness.Locate(); err != nil {
+		testenv.Skip(t, "%v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	process, err := idpharness.StartProcess(ctx,
+		[]idpharness.Client{{ID: testClientID, Secret: testClientSecret, RedirectURIs: []string{"http://127.0.0.1:1/callback"}}},
+		[]idpharness.Account{alice}, idpharness.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(process.Issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatalf("GET discovery document: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("discovery status = %d, want 200", resp.StatusCode)
+	}
+
+	if err := process.Stop(); err != nil {
+		t.Fatalf("Stop: %v\n%s", err, process.Output())
+	}
+	select {
+	case <-process.Exited():
+	default:
+		t.Fatal("process still running after Stop")
+	}
+	if _, err := http.Get(process.Issuer + "/.well-known/openid-configuration"); err == nil {
+		t.Errorf("provider still answers at %s after Stop", process.Issuer)
+	}
+}
+
+func TestStartProcessRejectsInvalidConfig(t *testing.T) {
+	cases := []struct {
+		name     string
+		clients  []idpharness.Client
+		accounts []idpharness.Account
+		want     string
+	}{
+		{"no clients", nil, []idpharness.Account{alice}, "no clients"},
+		{"client without secret", []idpharness.Client{{ID: "c", RedirectURIs: []string{"http://127.0.0.1:1/"}}}, nil, "required"},
+		{"unknown auth method",
+			[]idpharness.Client{{ID: "c", Secret: "s", RedirectURIs: []string{"http://127.0.0.1:1/"}, TokenEndpointAuthMethod: "none"}},
+			nil, "TokenEndpointAuthMethod"},
+		{"duplicate login",
+			[]idpharness.Client{{ID: "c", Secret: "s", RedirectURIs: []string{"http://127.0.0.1:1/"}}},
+			[]idpharness.Account{alice, {Login: "alice", Subject: "other"}}, "duplicate Login"},
+		{"shared subject",
+			[]idpharness.Client{{ID: "c", Secret: "s", RedirectURIs: []string{"http://127.0.0.1:1/"}}},
+			[]idpharness.Account{alice, {Login: "alice2", Subject: alice.Subject}}, "also the Subject"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// Dir is set so the check does not depend on finding e2e/idp;
+			// the config is rejected before anything runs.
+			process, err := idpharness.StartProcess(context.Background(), tc.clients, tc.accounts,
+				idpharness.Options{Dir: t.TempDir(), Port: 1})
+			if err == nil {
+				process.Stop()
+				t.Fatal("StartProcess succeeded, want an error")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// callbackResult is what the relying party's callback saw and fetched.
+type callbackResult struct {
+	err            string
+	errDescription string
+	issParam       string
+	idToken        *oidc.IDToken
+	idTokenClaims  map[string]any
+	userinfo       map[string]any
+}
+
+// pendingLogin is one authorization request that waits for its callback.
+type pendingLogin struct {
+	verifier string
+	nonce    string
+	done     chan callbackResult
+}
+
+// relyingParty is a minimal OpenID client: it sends the browser to the
+// provider with PKCE and a nonce, and at its callback exchanges the code,
+// verifies the ID token and fetches userinfo.
+type relyingParty struct {
+	server      *httptest.Server
+	callbackURL string
+
+	provider *oidc.Provider
+	verifier *oidc.IDTokenVerifier
+	oauth    oauth2.Config
+
+	mu      sync.Mutex
+	pending map[string]*pendingLogin
+}
+
+func startRelyingParty(t *testing.T) *relyingParty {
+	t.Helper()
+	rp := &relyingParty{pending: make(map[string]*pendingLogin)}
+	rp.server = httptest.NewServer(http.HandlerFunc(rp.handleCallback))
+	t.Cleanup(rp.server.Close)
+	rp.callbackURL = rp.server.URL + "/callback"
+	return rp
+}
+
+// discover reads the provider's discovery document and sets up the client.
+func (rp *relyingParty) discover(t *testing.T, issuer string) {
+	t.Helper()
+	provider, err := oidc.NewProvider(context.Background(), issuer)
+	if err != nil {
+		t.Fatalf("OpenID discovery at %s: %v", issuer, err)
+	}
+	rp.provider = provider
+	rp.verifier = provider.Verifier(&oidc.Config{ClientID: testClientID})
+	rp.oauth = oauth2.Config{
+		ClientID:     testClientID,
+		ClientSecret: testClientSecret,
+		Endpoint:     provider.Endpoint(),
+		RedirectURL:  rp.callbackURL,
+		Scopes:       idpharness.Scopes,
+	}
+	rp.oauth.Endpoint.AuthStyle = oauth2.AuthStyleInHeader
+}
+
+// signIn starts an authorization request in the browser tab ctx, fills the
+// login form with login and returns what the callback saw.
+func (rp *relyingParty) signIn(t *testing.T, ctx context.Context, login string) callbackResult {
+	t.Helper()
+	state, nonce := randomString(t), randomString(t)
+	pending := &pendingLogin{verifier: oauth2.GenerateVerifier(), nonce: nonce, done: make(chan callbackResult, 1)}
+	rp.mu.Lock()
+	rp.pending[state] = pending
+	rp.mu.Unlock()
+
+	authURL := rp.oauth.AuthCodeURL(state, oidc.Nonce(nonce), oauth2.S256ChallengeOption(pending.verifier))
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(authURL),
+		idpharness.SignIn(login),
+		chromedp.WaitVisible(chromedp.ID("outcome")),
+	)
+	if err != nil {
+		location, _ := chromedp.Run(ctx, chromedp.Location())
+		t.Fatalf("sign in as %s in the browser: %v (page %s)", login, err, location)
+	}
+
+	select {
+	case result := <-pending.done:
+		return result
+	case <-ctx.Done():
+		t.Fatalf("no callback result for %s: %v", login, ctx.Err())
+		return callbackResult{}
+	}
+}
+
+// handleCallback finishes one authorization request and shows its outcome
+// in an element with id "outcome" for the browser to wait for.
+func (rp *relyingParty) handleCallback(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/callback" {
+		http.NotFound(w, r)
+		return
+	}
+	query := r.URL.Query()
+	rp.mu.Lock()
+	pending := rp.pending[query.Get("state")]
+	delete(rp.pending, query.Get("state"))
+	rp.mu.Unlock()
+	if pending == nil {
+		http.Error(w, "unknown state", http.StatusBadRequest)
+		return
+	}
+
+	result, err := rp.finish(r.Context(), query, pending)
+	if err != nil {
+		result.err = "relying_party_error"
+		result.errDescription = err.Error()
+	}
+	pending.done <- result
+
+	outcome := "signed in"
+	if result.err != "" {
+		outcome = result.err + ": " + result.errDescription
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	fmt.Fprintf(w, "<!DOCTYPE html><title>callback</title><p id=\"outcome\">%s</p>\n", html.EscapeString(outcome))
+}
+
+func (rp *relyingParty) finish(ctx context.Context, query url.Values, pending *pendingLogin) (callbackResult, error) {
+	result := callbackResult{
+		err:            query.Get("error"),
+		errDescription: query.Get("error_description"),
+		issParam:       query.Get("iss"),
+	}
+	if result.err != "" {
+		return result, nil
+	}
+
+	token, err := rp.oauth.Exchange(ctx, query.Get("code"), oauth2.VerifierOption(pending.verifier))
+	if err != nil {
+		return result, fmt.Errorf("exchange code: %w", err)
+	}
+	rawIDToken, ok := token.Extra("id_token").(string)
+	if !ok {
+		return result, fmt.Errorf("token response has no id_token")
+	}
+	idToken, err := rp.verifier.Verify(ctx, rawIDToken)
+	if err != nil {
+		return result, fmt.Errorf("verify ID token: %w", err)
+	}
+	if idToken.Nonce != pending.nonce {
+		return result, fmt.Errorf("ID token nonce = %q, want %q", idToken.Nonce, pending.nonce)
+	}
+	result.idToken = idToken
+	if err := idToken.Claims(&result.idTokenClaims); err != nil {
+		return result, fmt.Errorf("decode ID token claims: %w", err)
+	}
+
+	userinfo, err := rp.provider.UserInfo(ctx, oauth2.StaticTokenSource(token))
+	if err != nil {
+		return result, fmt.Errorf("fetch userinfo: %w", err)
+	}
+	if err := userinfo.Claims(&result.userinfo); err != nil {
+		return result, fmt.Errorf("decode userinfo claims: %w", err)
+	}
+	return result, nil
+}
+
+func randomString(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatalf("random: %v", err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// The browser helpers below repeat the ones in e2e/browser_test.go, which
+// a test file in another package cannot import.
+
+// chromiumEnv names the variable that overrides the browser path.
+const chromiumEnv = "ENLACE_TEST_CHROMIUM"
+
+// defaultChromium is the path of Debian's chromium package.
+const defaultChromium = "/usr/bin/chromium"
+
+// chromiumPath returns the browser to drive, or skips t when it is missing.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	path := os.Getenv(chromiumEnv)
+	if path == "" {
+		path = defaultChromium
+	}
+
+	resolved, err := exec.LookPath(path)
+	if err != nil {
+		testenv.Skip(t, "Chromium not found: %v; install the chromium package or set %s to the browser's path", err, chromiumEnv)
+	}
+	return resolved
+}
+
+// startBrowser starts a headless Chromium with a fresh profile and returns
+// its tab's context. The context ends after timeout, which closes the
+// browser, so a hung step fails the test instead of blocking it.
+func startBrowser(t *testing.T, path string, timeout time.Duration) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.NoSandbox,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		// These flags stop the connections that Chromium opens to outside
+		// hosts on its own, such as component updates and sync, so the test
+		// reaches only its loopback servers.
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+	}
+
+	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	t.Cleanup(func() {
+		cancelTab()
+		cancelAlloc()
+		cancelTimeout()
+	})
+
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start Chromium at %s: %v", path, err)
+	}
+	return ctx
+}
