@@ -77,4 +77,3 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	log.Info("stopped")
 	return nil
 }
-
