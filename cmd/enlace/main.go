@@ -25,6 +25,12 @@ Commands:
   tenant create --slug S [--name N] [--domain D ...]
                              create a tenant with its custom domains
   tenant list                list tenants and their domains
+  tenant oidc set --slug S --issuer URL --client-id ID [--client-secret X]
+                  [--redirect-url URL] [--scopes "openid email profile"]
+                  [--disabled] [--insecure-trust-email]
+                             set a tenant's identity provider (runs discovery first)
+  tenant oidc show|delete --slug S
+                             show (secret redacted) or delete it
 
 Configuration comes from environment variables; see the README.
 `
@@ -75,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 	case errors.As(err, &usageErr):
 		fmt.Fprintf(stderr, "enlace: %v\n\n%s", err, usage)
 		return 2
-	case errors.Is(err, tenant.ErrInvalid), errors.Is(err, store.ErrConflict):
+	case errors.Is(err, tenant.ErrInvalid), errors.Is(err, store.ErrConflict), errors.Is(err, tenant.ErrNoIdP):
 		fmt.Fprintf(stderr, "enlace: %v\n", err)
 		return 2
 	case err != nil:

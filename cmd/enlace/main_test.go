@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/enlace-auth/enlace/internal/apitest"
 	"github.com/enlace-auth/enlace/internal/testenv"
+	"github.com/enlace-auth/enlace/oidc/oidctest"
 )
 
 // binary is the enlace command built once for these tests.
@@ -329,5 +331,53 @@ func TestMultiTenantCLI(t *testing.T) {
 	r := apitest.Do(t, testenv.Client(), apitest.Request{Method: "GET", URL: server.url() + "/api/v1/auth/config", Host: "c.localhost:" + port})
 	if r.Status != 404 || r.Str("error") != "unknown tenant" {
 		t.Errorf("unknown host: status %d, body %s", r.Status, r.Body)
+	}
+}
+
+func TestTenantOIDCCLI(t *testing.T) {
+	idp := oidctest.New(t)
+	dir := t.TempDir()
+	vars := map[string]string{"MULTI_TENANT": "true", "TENANT_BASE_DOMAIN": "localhost"}
+	if code, _, stderr := runCommand(t, dir, vars, "tenant", "create", "--slug", "acme"); code != 0 {
+		t.Fatalf("create: exit %d, %s", code, stderr)
+	}
+
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		output string
+	}{
+		{"show before set", []string{"tenant", "oidc", "show", "--slug", "acme"}, 2, "no identity provider configured"},
+		{"issuer mismatch", []string{"tenant", "oidc", "set", "--slug", "acme", "--issuer", idp.Issuer + "/", "--client-id", idp.ClientID}, 2, "discovery says"},
+		{"unreachable issuer", []string{"tenant", "oidc", "set", "--slug", "acme", "--issuer", "http://127.0.0.1:1", "--client-id", "x"}, 2, "cannot be reached"},
+		{"unknown tenant", []string{"tenant", "oidc", "set", "--slug", "nope", "--issuer", idp.Issuer, "--client-id", "x"}, 2, `no tenant with slug "nope"`},
+		{"set", []string{"tenant", "oidc", "set", "--slug", "acme", "--issuer", idp.Issuer, "--client-id", idp.ClientID, "--client-secret", idp.ClientSecret}, 0, "saved identity provider"},
+		{"show redacts secret", []string{"tenant", "oidc", "show", "--slug", "acme"}, 0, "client_secret: (set)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCommand(t, dir, vars, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d; stdout %q, stderr %q", code, tc.code, stdout, stderr)
+			}
+			if !strings.Contains(stdout+stderr, tc.output) {
+				t.Errorf("output lacks %q: stdout %q, stderr %q", tc.output, stdout, stderr)
+			}
+			if strings.Contains(stdout+stderr, idp.ClientSecret) {
+				t.Errorf("output shows the client secret")
+			}
+		})
+	}
+
+	server := startServer(t, dir, vars)
+	r := apitest.Do(t, testenv.Client(), apitest.Request{Method: "GET", URL: server.url() + "/api/v1/auth/oidc/login",
+		Host: "acme.localhost:" + strconv.Itoa(server.port)})
+	if r.Status != http.StatusFound || !strings.HasPrefix(r.Header.Get("Location"), idp.Issuer+"/authorize?") {
+		t.Fatalf("SSO start on acme: status %d, location %q", r.Status, r.Header.Get("Location"))
+	}
+	loc, _ := url.Parse(r.Header.Get("Location"))
+	if got, want := loc.Query().Get("redirect_uri"), "http://acme.localhost:"+strconv.Itoa(server.port)+"/api/v1/auth/oidc/callback"; got != want {
+		t.Errorf("redirect_uri = %q, want %q", got, want)
 	}
 }

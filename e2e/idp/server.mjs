@@ -19,6 +19,10 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import process from 'node:process';
 
+// NOTE: oidc-provider 9 supports Node.js 22 LTS and later, and on Node.js 20
+// it prints "Unsupported runtime" at start. The flows that e2e/idpharness
+// tests (code flow with PKCE, userinfo, the login form) pass on Node.js
+// 20.20.2; other provider features are untested there.
 import Provider from 'oidc-provider';
 
 const LISTEN_HOST = '127.0.0.1';
@@ -152,7 +156,7 @@ function findAccount(accountsBySubject, sub) {
   };
 }
 
-// Grants every scope and claim that the authorization request asks for, so
+// Grants every scope and claim in the authorization request, so
 // the login form is the only page the user sees.
 async function loadExistingGrant(ctx) {
   const { oidc } = ctx;
@@ -176,8 +180,9 @@ async function loadExistingGrant(ctx) {
 }
 
 // Rejects every outgoing request that is not for a loopback address. The
-// provider fetches only for features this server leaves off (such as client
-// jwks_uri or request_uri), so this is a guard, not a path the tests use.
+// provider fetches only for client metadata and features that this server
+// does not use (a client's jwks_uri or sector_identifier_uri, request
+// objects by reference), so this is a guard, not a path the tests use.
 async function loopbackFetch(url, options) {
   const { hostname } = new URL(url);
   if (!isLoopbackHost(hostname)) {
@@ -216,16 +221,25 @@ function buildProvider(config) {
       devInteractions: { enabled: true },
       userinfo: { enabled: true },
     },
+    // oidc-provider 9's default lifetimes in seconds, given as numbers so the
+    // provider does not print a notice the first time it uses each one.
+    ttl: {
+      AccessToken: 60 * 60,
+      AuthorizationCode: 60,
+      IdToken: 60 * 60,
+      Interaction: 60 * 60,
+      Session: 14 * 24 * 60 * 60,
+      Grant: 14 * 24 * 60 * 60,
+    },
     fetch: loopbackFetch,
   });
 
   // The development login form accepts any name and hands it to the
   // provider as the account id. oidc-provider uses the account id as the
   // "sub" claim, so on the way back from the form this swaps the login name
-  // for the account's subject. An unknown name becomes an access_denied
-  // error, which the provider sends to the client's redirect_uri like any
-  // other authorization error, where it would otherwise fail with a server
-  // error.
+  // for the account's subject. Without this step an unknown name fails with
+  // a server error. Here it becomes an access_denied error, which the
+  // provider sends to the client's redirect_uri.
   provider.use(async (ctx, next) => {
     const resume = ctx.method === 'GET' && RESUME_PATH.exec(ctx.path);
     const interaction = resume ? await provider.Interaction.find(resume[1]) : undefined;
@@ -252,8 +266,8 @@ function buildProvider(config) {
     }
   });
 
-  // The provider answers these failures to the client or the browser but
-  // logs none of them, and the Go harness shows stderr when a test fails.
+  // The provider returns these errors to the client or the browser but does
+  // not log them. The Go harness shows this stderr output when a test fails.
   const logError = (event) => (ctx, err) => {
     const client = ctx?.oidc?.client?.clientId ?? '-';
     const detail = err.error_description ? ` (${err.error_description})` : '';

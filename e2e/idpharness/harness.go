@@ -69,8 +69,8 @@ type Account struct {
 	Userinfo map[string]any
 }
 
-// Client is one registered OAuth client. Its client_secret authenticates
-// it at the token endpoint.
+// Client is one registered confidential OAuth client, which authenticates
+// at the token endpoint with Secret.
 type Client struct {
 	ID           string
 	Secret       string
@@ -115,6 +115,7 @@ type Process struct {
 	// "ready" line.
 	StartupTime time.Duration
 
+	ctx        context.Context
 	cmd        *exec.Cmd
 	stdin      io.WriteCloser
 	output     *tailBuffer
@@ -127,13 +128,13 @@ type Process struct {
 
 // Dir returns the folder that contains server.mjs: e2e/idp in this
 // repository. It locates the folder from this source file's path and, when
-// the build dropped that path (as -trimpath does), from the nearest go.mod
-// above the working directory.
+// the build dropped that path (as -trimpath does), by looking for
+// e2e/idp/server.mjs in the working directory and each folder above it.
 func Dir() (string, error) {
 	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
 		dir := filepath.Join(filepath.Dir(file), "..", "idp")
 		if _, err := os.Stat(filepath.Join(dir, "server.mjs")); err == nil {
-			return dir, nil
+			return filepath.Clean(dir), nil
 		}
 	}
 
@@ -142,21 +143,18 @@ func Dir() (string, error) {
 		return "", fmt.Errorf("locate e2e/idp: %w", err)
 	}
 	for dir := wd; ; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			idp := filepath.Join(dir, "e2e", "idp")
-			if _, err := os.Stat(filepath.Join(idp, "server.mjs")); err != nil {
-				return "", fmt.Errorf("locate e2e/idp: %w", err)
-			}
+		idp := filepath.Join(dir, "e2e", "idp")
+		if _, err := os.Stat(filepath.Join(idp, "server.mjs")); err == nil {
 			return idp, nil
 		}
 		if filepath.Dir(dir) == dir {
-			return "", fmt.Errorf("locate e2e/idp: no go.mod in %s or any parent folder", wd)
+			return "", fmt.Errorf("locate e2e/idp: no e2e/idp/server.mjs in %s or any folder above it", wd)
 		}
 	}
 }
 
 // Locate returns the Node.js executable and the folder of server.mjs, or an
-// error that says what to install when either is missing.
+// error that names what to install when either is missing.
 func Locate() (node, dir string, err error) {
 	node, err = exec.LookPath("node")
 	if err != nil {
@@ -326,6 +324,7 @@ func startOnPort(ctx context.Context, clients []Client, accounts []Account, opts
 
 // start runs server.mjs and waits for its "ready" line.
 func (p *Process) start(ctx context.Context, node, dir, configPath string, timeout time.Duration, log io.Writer) error {
+	p.ctx = ctx
 	p.cmd = exec.CommandContext(ctx, node, filepath.Join(dir, "server.mjs"), configPath, "--exit-on-stdin-eof")
 	p.cmd.Dir = dir
 	p.cmd.Cancel = func() error { return p.cmd.Process.Signal(syscall.SIGTERM) }
@@ -412,7 +411,8 @@ func (p *Process) Exited() <-chan struct{} {
 // Stop ends the provider with SIGTERM, kills it if it is still running
 // after 5 seconds, and removes the config folder that StartProcess created.
 // It returns an error when the provider exited with a failure status before
-// Stop. Calling Stop again returns the first result.
+// Stop was called or its context ended. Calling Stop again returns the first
+// result.
 func (p *Process) Stop() error {
 	p.stopOnce.Do(func() {
 		p.stopResult = p.stop()
@@ -424,7 +424,9 @@ func (p *Process) Stop() error {
 func (p *Process) stop() error {
 	select {
 	case <-p.exited:
-		if p.waitErr != nil {
+		// After ctx ends, exec has already sent SIGTERM, so an exit then
+		// is the requested stop whatever its status.
+		if p.waitErr != nil && p.ctx.Err() == nil {
 			return fmt.Errorf("OpenID provider exited early: %w", p.waitErr)
 		}
 		return nil

@@ -237,7 +237,36 @@ func TestStartProcessStops(t *testing.T) {
 		t.Fatal("process still running after Stop")
 	}
 	if _, err := http.Get(process.Issuer + "/.well-known/openid-configuration"); err == nil {
-		t.Errorf("provider still answers at %s after Stop", process.Issuer)
+		t.Errorf("provider still accepts connections at %s after Stop", process.Issuer)
+	}
+}
+
+func TestStartProcessStopsWithContext(t *testing.T) {
+	if _, _, err := idpharness.Locate(); err != nil {
+		testenv.Skip(t, "%v", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	process, err := idpharness.StartProcess(ctx,
+		[]idpharness.Client{{ID: testClientID, Secret: testClientSecret, RedirectURIs: []string{"http://127.0.0.1:1/callback"}}},
+		[]idpharness.Account{alice}, idpharness.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cancel()
+	select {
+	case <-process.Exited():
+	case <-time.After(10 * time.Second):
+		process.Stop()
+		t.Fatalf("process still running 10s after its context ended\n%s", process.Output())
+	}
+	if err := process.Stop(); err != nil {
+		t.Errorf("Stop after the context ended: %v", err)
+	}
+	if !strings.Contains(process.Output(), "stopping: SIGTERM") {
+		t.Errorf("output lacks the SIGTERM stop message:\n%s", process.Output())
 	}
 }
 
@@ -262,8 +291,8 @@ func TestStartProcessRejectsInvalidConfig(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			// Dir is set so the check does not depend on finding e2e/idp;
-			// the config is rejected before anything runs.
+			// StartProcess rejects the config before it runs anything, so
+			// a temporary Dir and a fixed Port keep it from looking further.
 			process, err := idpharness.StartProcess(context.Background(), tc.clients, tc.accounts,
 				idpharness.Options{Dir: t.TempDir(), Port: 1})
 			if err == nil {
