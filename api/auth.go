@@ -92,7 +92,9 @@ type loginRequest struct {
 }
 
 type loginResponse struct {
-	User userResponse `json:"user"`
+	User             *userResponse `json:"user,omitempty"`
+	Requires2FA      bool          `json:"requires_2fa,omitempty"`
+	Requires2FASetup bool          `json:"requires_2fa_setup,omitempty"`
 }
 
 func (s *Server) login(c *fiber.Ctx) error {
@@ -101,16 +103,21 @@ func (s *Server) login(c *fiber.Ctx) error {
 		return err
 	}
 
-	u, err := s.PasswordLogin(c, req.Email, req.Password)
+	res, err := s.PasswordLogin(c, req.Email, req.Password)
 	if err != nil {
 		return err
 	}
-	return c.JSON(loginResponse{User: s.userJSON(c, u)})
+	if res.Requires2FA || res.Requires2FASet {
+		return c.JSON(loginResponse{Requires2FA: res.Requires2FA, Requires2FASetup: res.Requires2FASet})
+	}
+	u := s.userJSON(c, res.User)
+	return c.JSON(loginResponse{User: &u})
 }
 
-// PasswordLogin checks an email and password under the rate limits and,
-// on success, starts a session and sets its cookie. Pages call it too.
-func (s *Server) PasswordLogin(c *fiber.Ctx, email, password string) (accounts.User, error) {
+// PasswordLogin checks an email and password under the rate limits. On
+// success it starts a session, or a pending sign-in when a second factor
+// is due. Pages call it too.
+func (s *Server) PasswordLogin(c *fiber.Ctx, email, password string) (LoginResult, error) {
 	ctx := c.UserContext()
 	t := currentTenant(c)
 	limits := s.opts.RateLimits
@@ -123,31 +130,25 @@ func (s *Server) PasswordLogin(c *fiber.Ctx, email, password string) (accounts.U
 		f["password"] = "is required"
 	}
 	if len(f) > 0 {
-		return accounts.User{}, &accounts.ValidationError{Fields: f}
+		return LoginResult{}, &accounts.ValidationError{Fields: f}
 	}
 
 	if err := s.limiter.Hit(ctx, limits.LoginPerIP, t.ID, client(c).IP); err != nil {
-		return accounts.User{}, err
+		return LoginResult{}, err
 	}
 	account := accounts.NormalizeEmail(email)
 	if err := s.limiter.Hit(ctx, limits.LoginPerAccount, t.ID, account); err != nil {
-		return accounts.User{}, err
+		return LoginResult{}, err
 	}
 
 	u, err := s.accounts.Login(ctx, t, email, password, ClientInfo(c))
 	if err != nil {
-		return accounts.User{}, err
+		return LoginResult{}, err
 	}
 	if err := s.limiter.Reset(ctx, limits.LoginPerAccount, t.ID, account); err != nil {
 		s.log.WarnContext(ctx, "login rate limit not reset", "user_id", u.ID, "error", err)
 	}
-
-	token, session, err := s.sessions.Create(ctx, u, ClientInfo(c))
-	if err != nil {
-		return accounts.User{}, err
-	}
-	s.SetSessionCookie(c, token, session)
-	return u, nil
+	return s.afterPassword(c, u)
 }
 
 func (s *Server) logout(c *fiber.Ctx) error {

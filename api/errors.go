@@ -83,6 +83,13 @@ var sentinelErrors = []struct {
 	{accounts.ErrNotLinked, fiber.StatusBadRequest, "not_linked"},
 	{accounts.ErrIdentityTaken, fiber.StatusConflict, "identity_taken"},
 	{accounts.ErrAlreadyLinked, fiber.StatusConflict, "already_linked"},
+	{accounts.ErrTOTPUnavailable, fiber.StatusForbidden, "2fa_unavailable"},
+	{accounts.ErrTOTPEnabled, fiber.StatusConflict, "2fa_enabled"},
+	{accounts.ErrTOTPNotEnabled, fiber.StatusBadRequest, "2fa_not_enabled"},
+	{accounts.ErrTOTPNoPending, fiber.StatusBadRequest, "2fa_no_enrolment"},
+	{accounts.ErrInvalidTOTPCode, fiber.StatusUnauthorized, "invalid_2fa_code"},
+	{accounts.ErrInvalidRecoveryCode, fiber.StatusUnauthorized, "invalid_recovery_code"},
+	{accounts.ErrWrongPassword, fiber.StatusForbidden, "wrong_password"},
 }
 
 // fiberError maps errors that Fiber itself raises, such as an unknown

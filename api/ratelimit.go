@@ -34,6 +34,11 @@ type RateLimits struct {
 	RegisterPerIP Rule
 	// OIDCStartPerIP counts SSO sign-in and link starts from one address.
 	OIDCStartPerIP Rule
+	// TwoFactorPerAccount counts failed 2FA codes of one account; a
+	// success resets it.
+	TwoFactorPerAccount Rule
+	// TwoFactorPerIP counts 2FA attempts from one address.
+	TwoFactorPerIP Rule
 }
 
 // DefaultRateLimits are the production limits.
@@ -43,6 +48,9 @@ func DefaultRateLimits() RateLimits {
 		LoginPerAccount: Rule{Name: "login_account", Limit: 10, Window: 15 * time.Minute},
 		RegisterPerIP:   Rule{Name: "register_ip", Limit: 20, Window: time.Hour},
 		OIDCStartPerIP:  Rule{Name: "oidc_start_ip", Limit: 60, Window: time.Minute},
+
+		TwoFactorPerAccount: Rule{Name: "2fa_account", Limit: 5, Window: 5 * time.Minute},
+		TwoFactorPerIP:      Rule{Name: "2fa_ip", Limit: 10, Window: 5 * time.Minute},
 	}
 }
 

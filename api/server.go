@@ -44,15 +44,25 @@ type Options struct {
 
 // Deps are the services behind the handlers.
 type Deps struct {
-	Tenants  TenantResolver
-	Domains  DomainLister
-	Accounts *accounts.Service
-	Sessions *accounts.Sessions
-	SSO      *accounts.SSO
-	IdP      IdPSettings
-	RP       *oidc.RelyingParty
-	Counter  Counter
-	Now      func() time.Time
+	Tenants   TenantResolver
+	Domains   DomainLister
+	Accounts  *accounts.Service
+	Sessions  *accounts.Sessions
+	SSO       *accounts.SSO
+	IdP       IdPSettings
+	RP        *oidc.RelyingParty
+	TwoFactor *accounts.TwoFactor
+	Counter   Counter
+	Pending   PendingStore
+	Now       func() time.Time
+}
+
+// PendingStore keeps sign-ins that wait for a second factor.
+type PendingStore interface {
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Get(ctx context.Context, key string) ([]byte, error)
+	Take(ctx context.Context, key string) ([]byte, error)
+	Delete(ctx context.Context, key string) error
 }
 
 // DomainLister returns a tenant's custom domains, primary first.
@@ -77,6 +87,8 @@ type Server struct {
 	sso      *accounts.SSO
 	idp      IdPSettings
 	rp       *oidc.RelyingParty
+	factors  *accounts.TwoFactor
+	pending  PendingStore
 	limiter  *Limiter
 	now      func() time.Time
 }
@@ -94,6 +106,8 @@ func New(log *slog.Logger, opts Options, deps Deps) *Server {
 		sso:      deps.SSO,
 		idp:      deps.IdP,
 		rp:       deps.RP,
+		factors:  deps.TwoFactor,
+		pending:  deps.Pending,
 		limiter:  NewLimiter(deps.Counter),
 		now:      deps.Now,
 	}
@@ -134,14 +148,24 @@ func (s *Server) routes() {
 	v1.Get("/auth/oidc/login", s.oidcLogin)
 	v1.Get("/auth/oidc/callback", s.oidcCallback)
 
-	me := v1.Group("/me", s.requireSession)
-	me.Get("", s.me)
-	me.Patch("", s.updateMe)
-	me.Put("/password", s.changePassword)
-	me.Get("/sessions", s.listSessions)
-	me.Delete("/sessions/:id", s.revokeSession)
-	me.Get("/oidc/link", s.oidcLink)
-	me.Delete("/oidc", s.oidcUnlink)
+	v1.Post("/auth/2fa/verify", s.verifyTwoFactor)
+	v1.Post("/auth/2fa/recovery", s.verifyRecoveryCode)
+
+	// A pending 2FA set-up reaches only status, setup and confirm; every
+	// other /me route needs a full session.
+	v1.Get("/me/2fa/status", s.requireSessionOrSetup, s.twoFactorStatus)
+	v1.Post("/me/2fa/setup", s.requireSessionOrSetup, s.twoFactorSetup)
+	v1.Post("/me/2fa/confirm", s.requireSessionOrSetup, s.twoFactorConfirm)
+	v1.Post("/me/2fa/disable", s.requireSession, s.twoFactorDisable)
+	v1.Post("/me/2fa/recovery-codes", s.requireSession, s.twoFactorRecoveryCodes)
+
+	v1.Get("/me", s.requireSession, s.me)
+	v1.Patch("/me", s.requireSession, s.updateMe)
+	v1.Put("/me/password", s.requireSession, s.changePassword)
+	v1.Get("/me/sessions", s.requireSession, s.listSessions)
+	v1.Delete("/me/sessions/:id", s.requireSession, s.revokeSession)
+	v1.Get("/me/oidc/link", s.requireSession, s.oidcLink)
+	v1.Delete("/me/oidc", s.requireSession, s.oidcUnlink)
 }
 
 // Sessions returns the session manager, for the pages.
@@ -152,3 +176,6 @@ func (s *Server) SSO() *accounts.SSO { return s.sso }
 
 // Accounts returns the accounts service, for the pages.
 func (s *Server) Accounts() *accounts.Service { return s.accounts }
+
+// TwoFactor returns the 2FA service, for the pages.
+func (s *Server) TwoFactor() *accounts.TwoFactor { return s.factors }

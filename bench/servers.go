@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"runtime/pprof"
@@ -72,18 +73,27 @@ func StartHello() (*Server, error) {
 // requests are logged to logOutput and successful ones are not, because
 // Enlace logs those at debug level.
 func StartEnlace(db *sqlstore.DB, store kv.Store, logOutput io.Writer) (*Server, error) {
+	return StartEnlaceWith(db, store, logOutput, nil, app.Options{})
+}
+
+// StartEnlaceWith is StartEnlace with more configuration variables in env
+// and with opts passed to app.Build. StartEnlaceWith always sets BASE_URL
+// to the server's address and LOG_LEVEL to info, whatever env contains.
+func StartEnlaceWith(db *sqlstore.DB, store kv.Store, logOutput io.Writer, env map[string]string, opts app.Options) (*Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen on a loopback port: %w", err)
 	}
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 
-	env := map[string]string{
-		"BASE_URL":  "http://127.0.0.1:" + port,
-		"LOG_LEVEL": "info",
+	vars := maps.Clone(env)
+	if vars == nil {
+		vars = map[string]string{}
 	}
+	vars["BASE_URL"] = "http://127.0.0.1:" + port
+	vars["LOG_LEVEL"] = "info"
 	cfg, err := config.Load(func(name string) (string, bool) {
-		v, ok := env[name]
+		v, ok := vars[name]
 		return v, ok
 	})
 	if err != nil {
@@ -93,7 +103,7 @@ func StartEnlace(db *sqlstore.DB, store kv.Store, logOutput io.Writer) (*Server,
 	log := logctx.NewLogger(logOutput, cfg.LogFormat, cfg.LogLevel)
 
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Build(ctx, cfg, log, db, store, make([]byte, 32), app.Options{})
+	a, err := app.Build(ctx, cfg, log, db, store, make([]byte, 32), opts)
 	if err != nil {
 		cancel()
 		ln.Close()

@@ -34,6 +34,8 @@ var notices = map[string]string{
 	"session-revoked":  "The session was signed out.",
 	"linked":           "Your account is now linked to your identity provider.",
 	"unlinked":         "Your account is no longer linked to your identity provider.",
+	"2fa-enabled":      "Two-factor sign-in is on.",
+	"2fa-disabled":     "Two-factor sign-in is off.",
 	"signed-out":       "You are signed out.",
 }
 
@@ -47,7 +49,7 @@ type Pages struct {
 // New parses the embedded templates.
 func New(log *slog.Logger) *Pages {
 	p := &Pages{log: log, templates: make(map[string]*template.Template)}
-	for _, name := range []string{"login", "register", "security", "error"} {
+	for _, name := range []string{"login", "register", "security", "error", "login_2fa", "setup_2fa", "recovery_codes"} {
 		p.templates[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return p
@@ -71,6 +73,12 @@ type view struct {
 	MoreSessions        bool
 	OIDCEnabled         bool
 	Identities          []accounts.Identity
+
+	Secret        string
+	QRCode        string
+	Action        string
+	Required      bool
+	RecoveryCodes []string
 }
 
 type sessionView struct {
@@ -96,6 +104,7 @@ func (p *Pages) Mount(server *api.Server) {
 	app.Post("/settings/security/password", p.passwordSubmit)
 	app.Post("/settings/security/sessions/:id/revoke", p.revokeSubmit)
 	app.Post("/settings/security/oidc/unlink", p.unlinkSubmit)
+	p.mountTwoFactor(app)
 }
 
 // render writes a page with the given status.
@@ -178,10 +187,23 @@ func (p *Pages) loginSubmit(c *fiber.Ctx) error {
 		OIDCEnabled:         p.server.OIDCEnabled(c),
 	}
 
-	if _, err := p.server.PasswordLogin(c, v.Email, c.FormValue("password")); err != nil {
+	res, err := p.server.PasswordLogin(c, v.Email, c.FormValue("password"))
+	if err != nil {
 		return p.formError(c, "login", v, err)
 	}
-	return c.Redirect(v.ReturnTo, fiber.StatusSeeOther)
+	return c.Redirect(afterPassword(res, v.ReturnTo), fiber.StatusSeeOther)
+}
+
+// afterPassword is where a correct password leads: the code prompt, 2FA
+// enrolment, or the page the user asked for.
+func afterPassword(res api.LoginResult, returnTo string) string {
+	switch {
+	case res.Requires2FA:
+		return "/login/2fa"
+	case res.Requires2FASet:
+		return "/login/2fa/setup"
+	}
+	return returnTo
 }
 
 func (p *Pages) registerPage(c *fiber.Ctx) error {
@@ -199,10 +221,11 @@ func (p *Pages) registerSubmit(c *fiber.Ctx) error {
 	if _, err := p.server.Register(c, in); err != nil {
 		return p.formError(c, "register", v, err)
 	}
-	if _, err := p.server.PasswordLogin(c, in.Email, in.Password); err != nil {
+	res, err := p.server.PasswordLogin(c, in.Email, in.Password)
+	if err != nil {
 		return c.Redirect("/login?error="+url.QueryEscape(err.Error()), fiber.StatusSeeOther)
 	}
-	return c.Redirect(afterLogin, fiber.StatusSeeOther)
+	return c.Redirect(afterPassword(res, afterLogin), fiber.StatusSeeOther)
 }
 
 func (p *Pages) logoutSubmit(c *fiber.Ctx) error {

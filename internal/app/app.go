@@ -85,6 +85,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 		return nil, err
 	}
 	idp := tenant.NewIdPService(db, box, store, envIdP(cfg), now)
+	factors := accounts.NewTwoFactor(db, db, box, hasher, sessions, recorder, now)
 	httpClient := &http.Client{Timeout: 10 * time.Second}
 	rp := oidc.NewRelyingParty(oidc.NewProviders(store, httpClient, now, log), store, httpClient, now)
 
@@ -103,15 +104,17 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 			{Name: "kv", Check: store.Ping},
 		},
 	}, api.Deps{
-		Tenants:  resolver,
-		Domains:  tenants,
-		Accounts: svc,
-		Sessions: sessions,
-		SSO:      sso,
-		IdP:      idp,
-		RP:       rp,
-		Counter:  store,
-		Now:      now,
+		Tenants:   resolver,
+		Domains:   tenants,
+		Accounts:  svc,
+		Sessions:  sessions,
+		SSO:       sso,
+		IdP:       idp,
+		RP:        rp,
+		TwoFactor: factors,
+		Counter:   store,
+		Pending:   store,
+		Now:       now,
 	})
 	pages.Mount(server)
 

@@ -42,7 +42,7 @@ import (
 	jose "github.com/go-jose/go-jose/v4"
 )
 
-// Endpoint names accepted by Provider.Requests.
+// Endpoint names accepted by Provider.Requests and Provider.HandlingTime.
 const (
 	EndpointDiscovery = "discovery"
 	EndpointJWKS      = "jwks"
@@ -190,6 +190,7 @@ type Provider struct {
 	codes        map[string]*authorization
 	accessTokens map[string]*grant
 	counts       map[string]int
+	handling     map[string]time.Duration
 	down         bool
 	lastQuery    url.Values
 }
@@ -214,6 +215,7 @@ func New(t testing.TB) *Provider {
 		codes:        map[string]*authorization{},
 		accessTokens: map[string]*grant{},
 		counts:       map[string]int{},
+		handling:     map[string]time.Duration{},
 	}
 	p.installKey(generateRSAKey())
 
@@ -312,21 +314,41 @@ func (p *Provider) AllowRedirect(uri string) {
 // rejected with 503 while down or rejected as invalid. It panics on a name
 // other than the Endpoint constants.
 func (p *Provider) Requests(endpoint string) int {
-	names := []string{EndpointDiscovery, EndpointJWKS, EndpointAuthorize, EndpointToken, EndpointUserinfo}
-	if !slices.Contains(names, endpoint) {
-		panic(fmt.Sprintf("oidctest: unknown endpoint name %q; use discovery, jwks, authorize, token or userinfo", endpoint))
-	}
+	mustBeEndpoint(endpoint)
 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.counts[endpoint]
 }
 
-// ResetCounts sets every endpoint's request count to zero.
+// HandlingTime returns the total wall time that ServeHTTP spent on an
+// endpoint's requests, the same requests that Requests counts. It leaves out
+// net/http's work outside ServeHTTP, such as reading the request headers and
+// sending the response. Each request's time is added before ServeHTTP
+// returns. No handler sets Content-Length, so net/http sends the end of every
+// response after that, and a client that has read a whole response finds its
+// time counted. It panics on a name other than the Endpoint constants.
+func (p *Provider) HandlingTime(endpoint string) time.Duration {
+	mustBeEndpoint(endpoint)
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.handling[endpoint]
+}
+
+// ResetCounts sets every endpoint's request count and handling time to zero.
 func (p *Provider) ResetCounts() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	clear(p.counts)
+	clear(p.handling)
+}
+
+func mustBeEndpoint(endpoint string) {
+	names := []string{EndpointDiscovery, EndpointJWKS, EndpointAuthorize, EndpointToken, EndpointUserinfo}
+	if !slices.Contains(names, endpoint) {
+		panic(fmt.Sprintf("oidctest: unknown endpoint name %q; use discovery, jwks, authorize, token or userinfo", endpoint))
+	}
 }
 
 // SetDown makes every endpoint return 503 Service Unavailable while down is
@@ -384,14 +406,22 @@ func (p *Provider) Authorize(t testing.TB, client *http.Client, authURL string) 
 	return location
 }
 
-// ServeHTTP counts the request, returns 503 while the provider is down and
-// otherwise dispatches to the endpoint.
+// ServeHTTP counts the request and its handling time, returns 503 while
+// the provider is down and otherwise dispatches to the endpoint.
 func (p *Provider) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := endpointName(r.URL.Path)
 	if name == "" {
 		http.NotFound(w, r)
 		return
 	}
+
+	began := time.Now()
+	defer func() {
+		elapsed := time.Since(began)
+		p.mu.Lock()
+		p.handling[name] += elapsed
+		p.mu.Unlock()
+	}()
 
 	p.mu.Lock()
 	p.counts[name]++

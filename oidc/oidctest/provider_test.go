@@ -1035,6 +1035,56 @@ func TestRequestCounts(t *testing.T) {
 	})
 }
 
+func TestHandlingTime(t *testing.T) {
+	p := New(t)
+	rp := newRelyingParty(t, p)
+	f := startFlow(t, p, rp)
+
+	began := time.Now()
+	if err := f.exchange(t, rp); err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	exchangeWall := time.Since(began)
+
+	tokenTime := p.HandlingTime(EndpointToken)
+	if tokenTime <= 0 {
+		t.Errorf("HandlingTime(token) = %v after an exchange, expected more than 0", tokenTime)
+	}
+	if tokenTime > exchangeWall {
+		t.Errorf("HandlingTime(token) = %v, more than the client's wall time %v for the exchange", tokenTime, exchangeWall)
+	}
+	if got := p.HandlingTime(EndpointUserinfo); got != 0 {
+		t.Errorf("HandlingTime(userinfo) = %v with no userinfo request, expected 0", got)
+	}
+	if got := p.HandlingTime(EndpointDiscovery); got <= 0 {
+		t.Errorf("HandlingTime(discovery) = %v after discovery, expected more than 0", got)
+	}
+
+	second := startFlow(t, p, rp)
+	if err := second.exchange(t, rp); err != nil {
+		t.Fatalf("second exchange: %v", err)
+	}
+	if got := p.HandlingTime(EndpointToken); got <= tokenTime {
+		t.Errorf("HandlingTime(token) = %v after a second exchange, expected more than %v", got, tokenTime)
+	}
+
+	p.ResetCounts()
+	for _, endpoint := range []string{EndpointDiscovery, EndpointJWKS, EndpointAuthorize, EndpointToken, EndpointUserinfo} {
+		if got := p.HandlingTime(endpoint); got != 0 {
+			t.Errorf("HandlingTime(%q) after ResetCounts = %v, expected 0", endpoint, got)
+		}
+	}
+
+	t.Run("unknown name", func(t *testing.T) {
+		defer func() {
+			if recover() == nil {
+				t.Errorf("HandlingTime(\"tokens\") did not panic")
+			}
+		}()
+		p.HandlingTime("tokens")
+	})
+}
+
 func TestSetDown(t *testing.T) {
 	p := New(t)
 	p.SetDown(true)
