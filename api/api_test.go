@@ -27,6 +27,10 @@ func generousLimits() *api.RateLimits {
 		LoginPerIP:      api.Rule{Name: "login_ip", Limit: 1000, Window: time.Minute},
 		LoginPerAccount: api.Rule{Name: "login_account", Limit: 1000, Window: time.Minute},
 		RegisterPerIP:   api.Rule{Name: "register_ip", Limit: 1000, Window: time.Minute},
+		OIDCStartPerIP:  api.Rule{Name: "oidc_start_ip", Limit: 1000, Window: time.Minute},
+		// The production per-account 2FA rule, which TestTwoFactorRateLimit checks.
+		TwoFactorPerAccount: api.DefaultRateLimits().TwoFactorPerAccount,
+		TwoFactorPerIP:      api.Rule{Name: "2fa_ip", Limit: 1000, Window: time.Minute},
 	}
 }
 
