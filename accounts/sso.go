@@ -43,6 +43,9 @@ var (
 	ErrAlreadyLinked = errors.New("your account is already linked to an account at this identity provider; unlink it first")
 	// ErrUnlinkWithoutPassword keeps an account from losing its last way in.
 	ErrUnlinkWithoutPassword = errors.New("cannot unlink OIDC from account without password")
+	// ErrEmailDomainNotAllowed means the tenant limits new accounts to
+	// other email domains.
+	ErrEmailDomainNotAllowed = errors.New("sign-in rejected: new accounts must use an email address at one of this organisation's domains")
 	// ErrNotLinked means there is no identity to unlink.
 	ErrNotLinked = errors.New("your account is not linked to an identity provider")
 )
@@ -129,7 +132,12 @@ func (s *SSO) SignIn(ctx context.Context, t *tenant.Tenant, ext ExternalIdentity
 		return User{}, fmt.Errorf("accounts: find user by email: %w", err)
 	}
 
-	// Rule 3: a new account, whatever email_verified says.
+	// Rule 3: a new account, whatever email_verified says, but only at a
+	// domain the tenant accepts for new accounts.
+	if !emailDomainAllowed(email, t.AllowedEmailDomains) {
+		s.record(ctx, t.ID, "", auditSSORejected, client, map[string]string{"reason": "email_domain_not_allowed"})
+		return User{}, ErrEmailDomainNotAllowed
+	}
 	return s.createUser(ctx, t, ext, email, trustEmail, client)
 }
 

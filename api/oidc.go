@@ -103,7 +103,22 @@ func (s *Server) OIDCEnabled(c *fiber.Ctx) bool {
 }
 
 func (s *Server) oidcLogin(c *fiber.Ctx) error {
-	return s.startFlow(c, oidc.FlowLogin, "", SafeReturnPath(c.Query("return_to"), "/"))
+	return s.browserFriendly(c, s.startFlow(c, oidc.FlowLogin, "", SafeReturnPath(c.Query("return_to"), "/")))
+}
+
+// browserFriendly turns a client error of a page navigation into a return
+// to the sign-in page with the message, where a browser would otherwise
+// show raw JSON. API clients still get the JSON error.
+func (s *Server) browserFriendly(c *fiber.Ctx, err error) error {
+	if err == nil || !strings.Contains(c.Get(fiber.HeaderAccept), "text/html") {
+		return err
+	}
+	e, ok := ClientError(err)
+	if !ok {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Redirect("/login?error="+url.QueryEscape(e.Message), fiber.StatusFound)
 }
 
 func (s *Server) oidcLink(c *fiber.Ctx) error {
@@ -116,6 +131,13 @@ func (s *Server) startFlow(c *fiber.Ctx, flow, userID, returnTo string) error {
 	if err != nil {
 		return err
 	}
+
+	// The browser-binding cookie is host-only, so the attempt must start on
+	// the host the provider will send the browser back to.
+	if target, ok := s.callbackHostRedirect(c, cfg.RedirectURL); ok && flow == oidc.FlowLogin {
+		return c.Redirect(target, fiber.StatusFound)
+	}
+
 	if err := s.limiter.Hit(ctx, s.opts.RateLimits.OIDCStartPerIP, cfg.TenantID, client(c).IP); err != nil {
 		return err
 	}
@@ -132,6 +154,16 @@ func (s *Server) startFlow(c *fiber.Ctx, flow, userID, returnTo string) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Redirect(authURL, fiber.StatusFound)
+}
+
+// callbackHostRedirect returns this request's URL on the callback's host
+// when the request arrived on another host of the tenant.
+func (s *Server) callbackHostRedirect(c *fiber.Ctx, redirectURL string) (string, bool) {
+	u, err := url.Parse(redirectURL)
+	if err != nil || strings.EqualFold(u.Host, client(c).Host) {
+		return "", false
+	}
+	return u.Scheme + "://" + u.Host + c.OriginalURL(), true
 }
 
 func (s *Server) oidcCallback(c *fiber.Ctx) error {
@@ -186,6 +218,10 @@ func (s *Server) finishLink(c *fiber.Ctx, result oidc.Result, ext accounts.Exter
 
 	err := s.sso.Link(c.UserContext(), p.User.TenantID, p.User.ID, ext, ClientInfo(c))
 	if errors.Is(err, accounts.ErrIdentityTaken) {
+		// 409 in both forms: a page for browsers, JSON for API clients.
+		if strings.Contains(c.Get(fiber.HeaderAccept), "text/html") && s.opts.RenderErrorPage != nil {
+			return s.opts.RenderErrorPage(c, fiber.StatusConflict, err.Error())
+		}
 		return newError(fiber.StatusConflict, "identity_taken", "%s", err.Error())
 	}
 	if err != nil {
@@ -206,7 +242,9 @@ func (s *Server) flowFailed(c *fiber.Ctx, flow string, err error) error {
 		message = e.Message
 	}
 
-	s.log.InfoContext(c.UserContext(), "sso flow failed", "flow", flow, "tenant_id", currentTenant(c).ID, "reason", message)
+	// The log names the failed check, not the message, which can quote
+	// emails and subjects from the provider.
+	s.log.InfoContext(c.UserContext(), "sso flow failed", "flow", flow, "tenant_id", currentTenant(c).ID, "reason", flowErrorKind(err))
 	target := "/login?error="
 	if flow == oidc.FlowLink {
 		target = "/settings/security?error="
@@ -215,21 +253,49 @@ func (s *Server) flowFailed(c *fiber.Ctx, flow string, err error) error {
 	return c.Redirect(target+url.QueryEscape(message), fiber.StatusFound)
 }
 
-// isFlowError reports whether err is an expected failure of the flow,
-// whose message is safe to show.
-func isFlowError(err error) bool {
-	for _, target := range []error{
-		oidc.ErrNotEnabled, oidc.ErrUnavailable, oidc.ErrStateMissing, oidc.ErrStateUnknown, oidc.ErrStateMismatch,
-		oidc.ErrProvider, oidc.ErrCodeMissing, oidc.ErrExchange, oidc.ErrIDToken, oidc.ErrUserinfo, oidc.ErrClaims,
-		accounts.ErrNoEmail, accounts.ErrEmailNotVerified, accounts.ErrAlreadyLinked, accounts.ErrIdentityTaken,
-		accounts.ErrAccountDisabled, errLinkUserChanged,
-	} {
+// flowErrors are the expected failures of the flow, whose messages are
+// safe to show.
+var flowErrors = []error{
+	oidc.ErrNotEnabled, oidc.ErrUnavailable, oidc.ErrStateMissing, oidc.ErrStateUnknown, oidc.ErrStateMismatch,
+	oidc.ErrProvider, oidc.ErrCodeMissing, oidc.ErrExchange, oidc.ErrIDToken, oidc.ErrUserinfo, oidc.ErrClaims,
+	accounts.ErrNoEmail, accounts.ErrEmailNotVerified, accounts.ErrAlreadyLinked, accounts.ErrIdentityTaken,
+	accounts.ErrAccountDisabled, accounts.ErrEmailDomainNotAllowed, errLinkUserChanged,
+}
+
+func isFlowError(err error) bool { return flowErrorKind(err) != "" }
+
+// flowErrorKind returns the message of the sentinel that err wraps, or "".
+func flowErrorKind(err error) string {
+	for _, target := range flowErrors {
 		if errors.Is(err, target) {
+			return target.Error()
+		}
+	}
+	return ""
+}
+
+// ShownErrorMessage reports whether a sign-in page may show msg from its
+// ?error= parameter: only messages that Enlace itself produces, so that a
+// crafted link cannot put arbitrary text on the page.
+func ShownErrorMessage(msg string) bool {
+	if strings.HasPrefix(msg, "too many attempts; try again in ") {
+		return true
+	}
+	known := append([]error{errNotSignedIn, errNoPending, errSSORequired, errOIDCNotEnabled}, flowErrors...)
+	for _, m := range sentinelErrors {
+		known = append(known, m.err)
+	}
+	for _, e := range known {
+		if strings.HasPrefix(msg, e.Error()) {
 			return true
 		}
 	}
-	return false
+	return msg == PasswordForSetupMessage
 }
+
+// PasswordForSetupMessage sends a user without a pending set-up back to
+// sign in.
+const PasswordForSetupMessage = "sign in with your password to set up two-factor sign-in"
 
 func (s *Server) oidcUnlink(c *fiber.Ctx) error {
 	p := Principal(c)

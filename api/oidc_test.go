@@ -501,3 +501,52 @@ func TestSSONotEnabled(t *testing.T) {
 	}
 	_ = api.BrowserCookie
 }
+
+func TestSSOPageMessages(t *testing.T) {
+	f := newSSOFixture(t, testenv.SQLite(t))
+
+	cases := []struct{ query, shown string }{
+		{"state mismatch", "state mismatch"},
+		{"OIDC provider did not return email", "OIDC provider did not return email"},
+		{"Call +1 555 0100 to restore your account", "Sign-in failed; try again."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.query, func(t *testing.T) {
+			r := f.get(testenv.Client(), f.base+"/login?error="+url.QueryEscape(tc.query))
+			if !strings.Contains(string(r.Body), tc.shown) {
+				t.Errorf("login page does not show %q", tc.shown)
+			}
+			if tc.query != tc.shown && strings.Contains(string(r.Body), tc.query) {
+				t.Errorf("login page shows the crafted text %q", tc.query)
+			}
+		})
+	}
+}
+
+func TestSSOStartFromBrowser(t *testing.T) {
+	srv := testenv.StartServer(t, testenv.SQLite(t), nil, app.Options{HashParams: &fastHash})
+	r := apitest.Do(t, testenv.Client(), apitest.Request{Method: "GET", URL: srv.URL + "/api/v1/auth/oidc/login",
+		Headers: map[string]string{"Accept": "text/html,application/xhtml+xml"}})
+	if r.Status != http.StatusFound || r.Header.Get("Location") != "/login?error="+url.QueryEscape("OIDC is not enabled") {
+		t.Errorf("status %d, location %q; want a redirect to the sign-in page", r.Status, r.Header.Get("Location"))
+	}
+}
+
+func TestSSOAllowedEmailDomains(t *testing.T) {
+	b := testenv.SQLite(t)
+	f := newSSOFixture(t, b)
+	tn, _ := b.DB.TenantBySlug(context.Background(), tenant.DefaultSlug)
+	if _, err := b.DB.Exec(context.Background(), `UPDATE tenants SET allowed_email_domains = 'corp.example' WHERE id = ?`, tn.ID); err != nil {
+		t.Fatal(err)
+	}
+	f.server.App.Resolver.Invalidate()
+
+	f.idp.SetUser(verifiedUser("sub-outsider", "outsider@gmail.example"))
+	if msg := failure(t, f.signIn(testenv.Client())); !strings.HasPrefix(msg, "sign-in rejected: new accounts must use an email address") {
+		t.Errorf("message = %q", msg)
+	}
+	f.idp.SetUser(verifiedUser("sub-insider", "insider@corp.example"))
+	if r := f.signIn(testenv.Client()); r.Header.Get("Location") != "/welcome" {
+		t.Errorf("allowed domain: location %q", r.Header.Get("Location"))
+	}
+}

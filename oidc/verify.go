@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -73,6 +74,9 @@ type expectations struct {
 func verifyIDToken(ctx context.Context, keys *keySet, raw string, want expectations) (idTokenClaims, []byte, error) {
 	// The signature must verify with one of the provider's keys.
 	payload, err := keys.verify(ctx, raw)
+	if errors.Is(err, ErrUnavailable) {
+		return idTokenClaims{}, nil, err
+	}
 	if err != nil {
 		return idTokenClaims{}, nil, fmt.Errorf("%w: invalid signature: %v", ErrIDToken, err)
 	}
@@ -90,8 +94,17 @@ func verifyIDToken(ctx context.Context, keys *keySet, raw string, want expectati
 	return claims, payload, nil
 }
 
+// googleIssuer is the one provider known to send iss without its scheme:
+// Google documents both "https://accounts.google.com" and
+// "accounts.google.com" as valid ID token issuers.
+const googleIssuer = "https://accounts.google.com"
+
 // checkIssuer: iss must be the configured issuer exactly.
 func checkIssuer(c *idTokenClaims, want expectations) error {
+	if want.issuer == googleIssuer && c.Issuer == "accounts.google.com" {
+		c.Issuer = googleIssuer
+		return nil
+	}
 	if c.Issuer != want.issuer {
 		return fmt.Errorf("issuer (iss) is %q, want %q", c.Issuer, want.issuer)
 	}

@@ -36,7 +36,7 @@ func (p *Pages) twoFactorSubmit(c *fiber.Ctx) error {
 func (p *Pages) requiredSetupPage(c *fiber.Ctx) error {
 	su, ok := p.server.LoadSetupSubject(c)
 	if !ok {
-		return c.Redirect("/login?error="+url.QueryEscape("sign in with your password to set up two-factor sign-in"), fiber.StatusSeeOther)
+		return c.Redirect("/login?error="+url.QueryEscape(api.PasswordForSetupMessage), fiber.StatusSeeOther)
 	}
 	return p.renderSetup(c, su.UserID, "/login/2fa/setup", true)
 }
@@ -48,12 +48,13 @@ func (p *Pages) renderSetup(c *fiber.Ctx, userID, action string, required bool) 
 	}
 	return p.render(c, fiber.StatusOK, "setup_2fa", view{
 		Title: "Set up two-factor sign-in", Secret: e.Secret, QRCode: e.QRCodePNG, Action: action, Required: required,
+		Error: shownError(c.Query("error")),
 	})
 }
 
 func (p *Pages) requiredSetupSubmit(c *fiber.Ctx) error {
 	if _, ok := p.server.LoadSetupSubject(c); !ok {
-		return c.Redirect("/login?error="+url.QueryEscape("sign in with your password to set up two-factor sign-in"), fiber.StatusSeeOther)
+		return c.Redirect("/login?error="+url.QueryEscape(api.PasswordForSetupMessage), fiber.StatusSeeOther)
 	}
 	return p.confirm(c, afterLogin, "/login/2fa/setup")
 }

@@ -171,7 +171,7 @@ func (p *Pages) loginPage(c *fiber.Ctx) error {
 	}
 	return p.render(c, fiber.StatusOK, "login", view{
 		Title:               "Sign in",
-		Error:               c.Query("error"),
+		Error:               shownError(c.Query("error")),
 		ReturnTo:            api.SafeReturnPath(c.Query("return_to"), afterLogin),
 		RegistrationEnabled: api.CurrentTenant(c).RegistrationEnabled,
 		OIDCEnabled:         p.server.OIDCEnabled(c),
@@ -192,6 +192,15 @@ func (p *Pages) loginSubmit(c *fiber.Ctx) error {
 		return p.formError(c, "login", v, err)
 	}
 	return c.Redirect(afterPassword(res, v.ReturnTo), fiber.StatusSeeOther)
+}
+
+// shownError returns an ?error= message for display when Enlace could
+// have produced it, and a generic line otherwise.
+func shownError(msg string) string {
+	if msg == "" || api.ShownErrorMessage(msg) {
+		return msg
+	}
+	return "Sign-in failed; try again."
 }
 
 // afterPassword is where a correct password leads: the code prompt, 2FA
@@ -252,7 +261,7 @@ func (p *Pages) securityPage(c *fiber.Ctx) error {
 	if principal == nil {
 		return err
 	}
-	return p.renderSecurity(c, fiber.StatusOK, view{Error: c.Query("error")})
+	return p.renderSecurity(c, fiber.StatusOK, view{Error: shownError(c.Query("error"))})
 }
 
 const listedSessions = 50

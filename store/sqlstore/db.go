@@ -270,3 +270,9 @@ func rowsAffected(res sql.Result) error {
 	}
 	return nil
 }
+
+// Exec runs a statement written with "?" placeholders. Tests use it to
+// set up states that no API reaches yet.
+func (d *DB) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return d.exec(ctx, d.db, query, args...)
+}
