@@ -175,16 +175,16 @@ func TestMatchRecoveryCodeUsedAndDuplicate(t *testing.T) {
 
 func TestNormalizeRecoveryCode(t *testing.T) {
 	cases := map[string]string{
-		"abcde-fghjk":    "ABCDEFGHJK",
-		"ABCDE FGHJK":    "ABCDEFGHJK",
-		" a-b c\td\n":    "ABCD",
-		"--":             "",
-		"":               "",
-		"ABCDEFGHJK":     "ABCDEFGHJK",
-		"abc\u00a0de":    "ABCDE",
-		"ab\u2013cd":     "AB\u2013CD",
-		"\xffab":         "\uFFFDAB",
-		"23456-789ab":    "23456789AB",
+		"abcde-fghjk":     "ABCDEFGHJK",
+		"ABCDE FGHJK":     "ABCDEFGHJK",
+		" a-b c\td\n":     "ABCD",
+		"--":              "",
+		"":                "",
+		"ABCDEFGHJK":      "ABCDEFGHJK",
+		"abc\u00a0de":     "ABCDE",
+		"ab\u2013cd":      "AB\u2013CD",
+		"\xffab":          "\uFFFDAB",
+		"23456-789ab":     "23456789AB",
 		"\u3000abc\u3000": "ABC",
 	}
 	for input, want := range cases {

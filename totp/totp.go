@@ -2,8 +2,8 @@
 // two-factor sign-in: secrets, otpauth:// provisioning URIs and QR codes,
 // code verification with replay protection, and recovery codes.
 //
-// Codes use HMAC-SHA-1, 6 digits and a 30-second period, the parameters
-// that authenticator apps assume when a URI does not name others.
+// Codes use HMAC-SHA-1, 6 digits and a 30-second period, and the
+// provisioning URI states all three.
 package totp
 
 import (
@@ -43,8 +43,8 @@ const (
 	// GenerateCode accept, because RFC 4226 section 4 requires at least
 	// 128 bits.
 	MinSecretSize = 16
-	// MaxQRCodeSize is the largest width and height in pixels that
-	// QRCodePNG renders. It bounds the memory one image takes.
+	// MaxQRCodeSize is the largest width and height in pixels of a QR code
+	// image. It bounds the memory one image takes.
 	MaxQRCodeSize = 1024
 )
 
@@ -60,8 +60,8 @@ var (
 	ErrInvalidSecret = errors.New("totp: invalid secret")
 )
 
-// secretEncoding is base32 (RFC 4648) without padding, as the Key Uri
-// Format asks for the secret parameter.
+// secretEncoding is base32 (RFC 4648) without padding, which the Key Uri
+// Format recommends for the secret parameter.
 var secretEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
 // NewSecret returns a random SecretSize-byte secret, base32-encoded
@@ -74,8 +74,8 @@ func NewSecret() (string, error) {
 	return secretEncoding.EncodeToString(key), nil
 }
 
-// decodeSecret decodes a base32 secret. It accepts lower case and trailing
-// padding, because some tools write secrets that way.
+// decodeSecret decodes a base32 secret. It accepts lower case, surrounding
+// whitespace and trailing padding, because some tools write secrets that way.
 func decodeSecret(secret string) ([]byte, error) {
 	normalized := strings.TrimRight(strings.ToUpper(strings.TrimSpace(secret)), "=")
 	key, err := secretEncoding.DecodeString(normalized)
@@ -251,10 +251,12 @@ func escapeURIComponent(value string) string {
 }
 
 // QRCodePNG renders uri as a size×size PNG QR code with error correction
-// level M. The QR code grows with the length of uri, and QRCodePNG returns
-// an error when size is below its width in modules (53 for a provisioning
-// URI with a 32-character secret and a short issuer and email address) or
-// above MaxQRCodeSize.
+// level M. Each module is scaled by a whole number of pixels and centered,
+// so the only white border is the pixels left over, and the image needs a
+// white background to scan. The QR code grows with the length of uri, and
+// QRCodePNG returns an error when size is below its width in modules or
+// above MaxQRCodeSize. That width is 49 for issuer "Acme Co" and account
+// "ada@example.com", and 61 for a 215-byte URI.
 func QRCodePNG(uri string, size int) ([]byte, error) {
 	if size < 1 || size > MaxQRCodeSize {
 		return nil, fmt.Errorf("totp: QR code size %d is out of range 1..%d", size, MaxQRCodeSize)

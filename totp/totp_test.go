@@ -109,7 +109,7 @@ func TestGenerateCodeMatchesPquerna(t *testing.T) {
 			t.Fatalf("pquerna GenerateCode: %v", err)
 		}
 		if got != want {
-			t.Errorf("GenerateCode(%q, %d) = %q, pquerna says %q", secret, at.Unix(), got, want)
+			t.Errorf("GenerateCode(%q, %d) = %q, pquerna returns %q", secret, at.Unix(), got, want)
 		}
 	}
 }
@@ -246,6 +246,32 @@ func TestVerifyReplayOfEarlyCode(t *testing.T) {
 	currentCode := mustGenerateCode(t, testSecret, testNow)
 	if _, err := Verify(testSecret, currentCode, testNow, lastStep); !errors.Is(err, ErrReplayed) {
 		t.Errorf("code of a step before the used one: err = %v, want ErrReplayed", err)
+	}
+}
+
+// TestVerifySharedCode checks that when two steps in the window share a
+// code, Verify accepts the earlier unused one first and the later one next.
+// Steps 56668234 and 56668235 of testSecret both have the code "065554".
+func TestVerifySharedCode(t *testing.T) {
+	const earlier, later = int64(56668234), int64(56668235)
+	now := time.Unix(later*int64(Period/time.Second)+10, 0)
+	for _, step := range []int64{earlier, later} {
+		at := time.Unix(step*int64(Period/time.Second), 0)
+		if code := mustGenerateCode(t, testSecret, at); code != "065554" {
+			t.Fatalf("code of step %d = %q, want 065554 for this test", step, code)
+		}
+	}
+
+	first, err := Verify(testSecret, "065554", now, 0)
+	if err != nil || first != earlier {
+		t.Fatalf("first Verify = %d, %v; want step %d", first, err, earlier)
+	}
+	second, err := Verify(testSecret, "065554", now, first)
+	if err != nil || second != later {
+		t.Fatalf("second Verify = %d, %v; want step %d", second, err, later)
+	}
+	if _, err := Verify(testSecret, "065554", now, second); !errors.Is(err, ErrReplayed) {
+		t.Errorf("third Verify err = %v, want ErrReplayed", err)
 	}
 }
 
@@ -485,11 +511,11 @@ func TestQRCodePNGRejects(t *testing.T) {
 // documentation gives for a typical provisioning URI.
 func TestQRCodePNGMinimumSize(t *testing.T) {
 	uri := ProvisioningURI(testSecret, "Acme Co", "ada@example.com")
-	if _, err := QRCodePNG(uri, 53); err != nil {
-		t.Errorf("QRCodePNG at 53 pixels: %v", err)
+	if _, err := QRCodePNG(uri, 49); err != nil {
+		t.Errorf("QRCodePNG at 49 pixels: %v", err)
 	}
-	if _, err := QRCodePNG(uri, 52); err == nil {
-		t.Errorf("QRCodePNG at 52 pixels succeeded, want an error")
+	if _, err := QRCodePNG(uri, 48); err == nil {
+		t.Errorf("QRCodePNG at 48 pixels succeeded, want an error")
 	}
 }
 
