@@ -121,19 +121,16 @@ func (f *TwoFactor) Setup(ctx context.Context, t *tenant.Tenant, userID string) 
 		return Enrolment{}, ErrTOTPEnabled
 	}
 
-	secret, err := totp.NewSecret()
+	// An unconfirmed secret is shown again, so that reloading the set-up
+	// page does not invalidate a QR code the user has just scanned.
+	secret, err := f.pendingSecret(ctx, t.ID, u.ID)
 	if err != nil {
 		return Enrolment{}, err
 	}
-	sealed, err := f.sealer.Seal([]byte(secret), totpRecord(u.ID))
-	if err != nil {
-		return Enrolment{}, err
-	}
-	if err := f.factors.SavePendingTOTP(ctx, t.ID, u.ID, sealed, f.now().UTC()); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return Enrolment{}, ErrTOTPEnabled
+	if secret == "" {
+		if secret, err = f.newPendingSecret(ctx, t.ID, u.ID); err != nil {
+			return Enrolment{}, err
 		}
-		return Enrolment{}, fmt.Errorf("accounts: save totp secret: %w", err)
 	}
 
 	uri := totp.ProvisioningURI(secret, t.Name, u.Email)
@@ -142,6 +139,40 @@ func (f *TwoFactor) Setup(ctx context.Context, t *tenant.Tenant, userID string) 
 		return Enrolment{}, fmt.Errorf("accounts: render QR code: %w", err)
 	}
 	return Enrolment{Secret: secret, ProvisioningURI: uri, QRCodePNG: base64.StdEncoding.EncodeToString(png)}, nil
+}
+
+// pendingSecret returns the user's unconfirmed secret, or "".
+func (f *TwoFactor) pendingSecret(ctx context.Context, tenantID, userID string) (string, error) {
+	stored, err := f.factors.TOTPSecret(ctx, tenantID, userID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && stored.Enabled {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("accounts: read totp secret: %w", err)
+	}
+	secret, err := f.sealer.Open(stored.Sealed, totpRecord(userID))
+	if err != nil {
+		return "", nil // unreadable, for example after a key change: start over
+	}
+	return string(secret), nil
+}
+
+func (f *TwoFactor) newPendingSecret(ctx context.Context, tenantID, userID string) (string, error) {
+	secret, err := totp.NewSecret()
+	if err != nil {
+		return "", err
+	}
+	sealed, err := f.sealer.Seal([]byte(secret), totpRecord(userID))
+	if err != nil {
+		return "", err
+	}
+	if err := f.factors.SavePendingTOTP(ctx, tenantID, userID, sealed, f.now().UTC()); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return "", ErrTOTPEnabled
+		}
+		return "", fmt.Errorf("accounts: save totp secret: %w", err)
+	}
+	return secret, nil
 }
 
 // Confirm checks a code against the pending secret, turns 2FA on and

@@ -25,6 +25,7 @@ const (
 	keyTenant
 	keyPrincipal
 	keySessionErr
+	keyPlatformToken
 )
 
 // SessionCookie is the name of the browser session cookie.

@@ -27,15 +27,15 @@ type Rule struct {
 type RateLimits struct {
 	// LoginPerIP counts every password sign-in attempt from one address.
 	LoginPerIP Rule
-	// LoginPerAccount counts failed sign-ins of one account; a successful
-	// sign-in resets it.
+	// LoginPerAccount counts sign-in attempts on one account; a successful
+	// sign-in resets it, so in effect it limits consecutive failures.
 	LoginPerAccount Rule
 	// RegisterPerIP counts sign-ups from one address.
 	RegisterPerIP Rule
 	// OIDCStartPerIP counts SSO sign-in and link starts from one address.
 	OIDCStartPerIP Rule
-	// TwoFactorPerAccount counts failed 2FA codes of one account; a
-	// success resets it.
+	// TwoFactorPerAccount counts 2FA codes tried for one account; a
+	// correct code resets it, so in effect it limits consecutive failures.
 	TwoFactorPerAccount Rule
 	// TwoFactorPerIP counts 2FA attempts from one address.
 	TwoFactorPerIP Rule

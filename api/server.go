@@ -12,7 +12,9 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/enlace-auth/enlace/accounts"
+	"github.com/enlace-auth/enlace/audit"
 	"github.com/enlace-auth/enlace/oidc"
+	"github.com/enlace-auth/enlace/platform"
 	"github.com/enlace-auth/enlace/tenant"
 )
 
@@ -52,9 +54,15 @@ type Deps struct {
 	IdP       IdPSettings
 	RP        *oidc.RelyingParty
 	TwoFactor *accounts.TwoFactor
-	Counter   Counter
-	Pending   PendingStore
-	Now       func() time.Time
+	Platform  *platform.Tokens
+	// TenantAdmin and IdPAdmin change tenants and their providers.
+	TenantAdmin *tenant.Service
+	IdPAdmin    *tenant.IdPService
+	AdminStore  AdminStore
+	Audit       *audit.Recorder
+	Counter     Counter
+	Pending     PendingStore
+	Now         func() time.Time
 }
 
 // PendingStore keeps sign-ins that wait for a second factor.
@@ -89,8 +97,14 @@ type Server struct {
 	rp       *oidc.RelyingParty
 	factors  *accounts.TwoFactor
 	pending  PendingStore
-	limiter  *Limiter
-	now      func() time.Time
+
+	platform    *platform.Tokens
+	tenantAdmin *tenant.Service
+	idpAdmin    *tenant.IdPService
+	adminStore  AdminStore
+	audit       *audit.Recorder
+	limiter     *Limiter
+	now         func() time.Time
 }
 
 // New builds the Fiber app with all middleware and API routes. Pages are
@@ -108,8 +122,14 @@ func New(log *slog.Logger, opts Options, deps Deps) *Server {
 		rp:       deps.RP,
 		factors:  deps.TwoFactor,
 		pending:  deps.Pending,
-		limiter:  NewLimiter(deps.Counter),
-		now:      deps.Now,
+
+		platform:    deps.Platform,
+		tenantAdmin: deps.TenantAdmin,
+		idpAdmin:    deps.IdPAdmin,
+		adminStore:  deps.AdminStore,
+		audit:       deps.Audit,
+		limiter:     NewLimiter(deps.Counter),
+		now:         deps.Now,
 	}
 
 	s.app = fiber.New(fiber.Config{
@@ -136,6 +156,7 @@ func (s *Server) routes() {
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	s.platformRoutes()
 
 	app.Use(s.resolveTenant, s.checkOrigin, s.loadSession)
 
@@ -166,6 +187,8 @@ func (s *Server) routes() {
 	v1.Delete("/me/sessions/:id", s.requireSession, s.revokeSession)
 	v1.Get("/me/oidc/link", s.requireSession, s.oidcLink)
 	v1.Delete("/me/oidc", s.requireSession, s.oidcUnlink)
+
+	s.adminRoutes(v1)
 }
 
 // Sessions returns the session manager, for the pages.

@@ -362,8 +362,8 @@ func (s *Server) twoFactorDisable(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// DisableTwoFactor turns 2FA off; the password guess counts towards the
-// account's sign-in limit. Pages call it too.
+// DisableTwoFactor turns 2FA off. The password guess counts towards the
+// same per-account limit as password changes. Pages call it too.
 func (s *Server) DisableTwoFactor(c *fiber.Ctx, password string) error {
 	p := Principal(c)
 	if err := s.limiter.Hit(c.UserContext(), s.opts.RateLimits.LoginPerAccount, p.User.TenantID, "user:"+p.User.ID); err != nil {

@@ -75,3 +75,12 @@ func EncodeDetails(details map[string]string) string {
 	}
 	return string(b)
 }
+
+// DecodeDetails reads the stored JSON text of an event's details.
+func DecodeDetails(raw string) map[string]string {
+	var details map[string]string
+	if err := json.Unmarshal([]byte(raw), &details); err != nil {
+		return nil
+	}
+	return details
+}

@@ -97,7 +97,7 @@ func (s *IdPService) Set(ctx context.Context, tenantID string, in IdPSettings) e
 	if len(in.Scopes) == 0 {
 		in.Scopes = DefaultScopes
 	}
-	if err := validateIdP(in); err != nil {
+	if err := ValidateIdP(in); err != nil {
 		return err
 	}
 
@@ -134,7 +134,8 @@ func (s *IdPService) announce(ctx context.Context) {
 	}
 }
 
-func validateIdP(in IdPSettings) error {
+// ValidateIdP checks the fields of IdP settings without contacting the provider.
+func ValidateIdP(in IdPSettings) error {
 	var problems []string
 	if !isHTTPURL(in.IssuerURL) {
 		problems = append(problems, fmt.Sprintf("issuer_url %q must be an absolute http or https URL", in.IssuerURL))

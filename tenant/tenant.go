@@ -115,6 +115,11 @@ type Store interface {
 	TenantByDomain(ctx context.Context, domain string) (Tenant, error)
 	ListTenants(ctx context.Context) ([]Tenant, error)
 	TenantDomains(ctx context.Context, tenantID string) ([]Domain, error)
+	ListTenantsPage(ctx context.Context, afterSlug string, limit int) ([]Tenant, error)
+	UpdateTenant(ctx context.Context, t Tenant) error
+	DeleteTenant(ctx context.Context, id string) error
+	AddDomain(ctx context.Context, d Domain) error
+	RemoveDomain(ctx context.Context, tenantID, domain string) error
 }
 
 func isHTTPURL(s string) bool {

@@ -118,6 +118,10 @@ func (p *Pages) render(c *fiber.Ctx, status int, name string, v view) error {
 	if v.Notice == "" {
 		v.Notice = notices[c.Query("notice")]
 	}
+	if principal := api.Principal(c); v.User == nil && principal != nil {
+		user := principal.User
+		v.User = &user
+	}
 
 	var buf bytes.Buffer
 	if err := p.templates[name].ExecuteTemplate(&buf, "layout", v); err != nil {

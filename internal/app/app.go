@@ -15,6 +15,7 @@ import (
 	"github.com/enlace-auth/enlace/config"
 	"github.com/enlace-auth/enlace/kv"
 	"github.com/enlace-auth/enlace/oidc"
+	"github.com/enlace-auth/enlace/platform"
 	"github.com/enlace-auth/enlace/secretbox"
 	"github.com/enlace-auth/enlace/store/sqlstore"
 	"github.com/enlace-auth/enlace/tenant"
@@ -112,9 +113,16 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 		IdP:       idp,
 		RP:        rp,
 		TwoFactor: factors,
-		Counter:   store,
-		Pending:   store,
-		Now:       now,
+		Platform:  platform.NewTokens(db, cfg.PlatformToken, now),
+
+		TenantAdmin: tenants,
+		IdPAdmin:    idp,
+		AdminStore:  db,
+		Audit:       recorder,
+
+		Counter: store,
+		Pending: store,
+		Now:     now,
 	})
 	pages.Mount(server)
 

@@ -1,0 +1,2 @@
+DROP INDEX users_tenant_created;
+DROP TABLE platform_tokens;
