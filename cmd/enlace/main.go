@@ -32,6 +32,12 @@ Commands:
   tenant oidc show|delete --slug S
                              show (secret redacted) or delete it
 
+  platform-token create --name N
+                             create a platform API token (printed once)
+  platform-token list        list platform tokens
+  platform-token revoke --id ID
+                             revoke a platform token
+
 Configuration comes from environment variables; see the README.
 `
 
@@ -71,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		err = migrateOnly(ctx, cfg, log, stdout)
 	case "tenant":
 		err = tenantCommand(ctx, cfg, log, args, stdout)
+	case "platform-token":
+		err = platformTokenCommand(ctx, cfg, log, args, stdout)
 	default:
 		fmt.Fprintf(stderr, "enlace: unknown command %q\n\n%s", command, usage)
 		return 2
@@ -81,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 	case errors.As(err, &usageErr):
 		fmt.Fprintf(stderr, "enlace: %v\n\n%s", err, usage)
 		return 2
-	case errors.Is(err, tenant.ErrInvalid), errors.Is(err, store.ErrConflict), errors.Is(err, tenant.ErrNoIdP):
+	case errors.Is(err, tenant.ErrInvalid), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, tenant.ErrNoIdP):
 		fmt.Fprintf(stderr, "enlace: %v\n", err)
 		return 2
 	case err != nil:
