@@ -157,10 +157,11 @@ func (s *Server) startFlow(c *fiber.Ctx, flow, userID, returnTo string) error {
 }
 
 // callbackHostRedirect returns this request's URL on the callback's host
-// when the request arrived on another host of the tenant.
+// when the request arrived on another host name of the tenant. Ports do
+// not matter, because cookies ignore them.
 func (s *Server) callbackHostRedirect(c *fiber.Ctx, redirectURL string) (string, bool) {
 	u, err := url.Parse(redirectURL)
-	if err != nil || strings.EqualFold(u.Host, client(c).Host) {
+	if err != nil || strings.EqualFold(u.Hostname(), tenant.NormalizeHost(client(c).Host)) {
 		return "", false
 	}
 	return u.Scheme + "://" + u.Host + c.OriginalURL(), true

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -24,6 +25,7 @@ type Resolver struct {
 	now         func() time.Time
 
 	group singleflight.Group
+	loads atomic.Int64
 
 	mu      sync.RWMutex
 	entries map[string]cacheEntry
@@ -101,6 +103,7 @@ func (r *Resolver) load(ctx context.Context, host string) (cacheEntry, error) {
 	generation := r.generation
 	r.mu.RUnlock()
 
+	r.loads.Add(1)
 	t, err := r.lookup(ctx, host)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return cacheEntry{}, fmt.Errorf("resolve tenant of host %q: %w", host, err)
@@ -151,6 +154,10 @@ func (r *Resolver) Invalidate() {
 	r.generation++
 	r.mu.Unlock()
 }
+
+// Loads returns how many times a host was looked up in the store, for
+// metrics and tests.
+func (r *Resolver) Loads() int64 { return r.loads.Load() }
 
 // CachedHosts returns the number of cached hosts, for metrics and tests.
 func (r *Resolver) CachedHosts() int {
