@@ -211,8 +211,12 @@ func (s *SSO) createUser(ctx context.Context, t *tenant.Tenant, ext ExternalIden
 		return User{}, fmt.Errorf("accounts: create user: %w", err)
 	}
 
-	s.record(ctx, t.ID, created.ID, audit.TypeRegister, client, map[string]string{"method": "oidc", "is_admin": fmt.Sprint(created.IsAdmin)})
-	s.record(ctx, t.ID, created.ID, auditSSOLogin, client, map[string]string{"rule": LinkedByNewUser})
+	event := func(eventType string, details map[string]string) audit.Event {
+		return audit.Event{TenantID: t.ID, UserID: created.ID, Type: eventType, IP: client.IP, RequestID: client.RequestID, Details: details}
+	}
+	s.audit.RecordAll(ctx,
+		event(audit.TypeRegister, map[string]string{"method": "oidc", "is_admin": fmt.Sprint(created.IsAdmin)}),
+		event(auditSSOLogin, map[string]string{"rule": LinkedByNewUser}))
 	return created, nil
 }
 

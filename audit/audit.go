@@ -38,6 +38,8 @@ type Event struct {
 // Store appends events.
 type Store interface {
 	AppendAuditEvent(ctx context.Context, e Event) error
+	// AppendAuditEvents stores several events in one statement.
+	AppendAuditEvents(ctx context.Context, events []Event) error
 }
 
 // Recorder stores events and logs those it could not store, because an
@@ -61,6 +63,21 @@ func (r *Recorder) Record(ctx context.Context, e Event) {
 	if err := r.store.AppendAuditEvent(ctx, e); err != nil {
 		r.log.ErrorContext(ctx, "audit event not stored",
 			"event_type", e.Type, "tenant_id", e.TenantID, "user_id", e.UserID, "error", err)
+	}
+}
+
+// RecordAll stores several events of one action in one write.
+func (r *Recorder) RecordAll(ctx context.Context, events ...Event) {
+	now := r.now().UTC()
+	for i := range events {
+		events[i].ID = uuid.NewString()
+		events[i].CreatedAt = now
+	}
+	if err := r.store.AppendAuditEvents(ctx, events); err != nil {
+		for _, e := range events {
+			r.log.ErrorContext(ctx, "audit event not stored",
+				"event_type", e.Type, "tenant_id", e.TenantID, "user_id", e.UserID, "error", err)
+		}
 	}
 }
 

@@ -61,7 +61,12 @@ func (d *DB) CreateUserWithIdentity(ctx context.Context, u accounts.User, id acc
 	if err != nil {
 		return accounts.User{}, err
 	}
-	return d.UserByID(ctx, u.TenantID, u.ID)
+
+	// The row is the one just inserted, linked to id and without TOTP, so
+	// it is not read back.
+	u.OIDCLinked = true
+	u.CreatedAt, u.UpdatedAt = ts(u.CreatedAt), ts(u.UpdatedAt)
+	return u, nil
 }
 
 // LinkIdentity links id to an existing user and, in the same transaction,

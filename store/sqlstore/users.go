@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/enlace-auth/enlace/accounts"
@@ -43,11 +44,11 @@ func (d *DB) insertUser(ctx context.Context, tx *sql.Tx, u *accounts.User) error
 		return fmt.Errorf("sqlstore: lock tenant: %w", d.scanErr(err))
 	}
 
-	var existing int
-	if err := d.queryRow(ctx, tx, `SELECT COUNT(*) FROM users WHERE tenant_id = ?`, u.TenantID).Scan(&existing); err != nil {
-		return fmt.Errorf("sqlstore: count users: %w", err)
+	var hasUsers bool
+	if err := d.queryRow(ctx, tx, `SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = ?)`, u.TenantID).Scan(&hasUsers); err != nil {
+		return fmt.Errorf("sqlstore: check for users: %w", err)
 	}
-	u.IsAdmin = existing == 0
+	u.IsAdmin = !hasUsers
 
 	_, err = d.exec(ctx, tx, `
 		INSERT INTO users (id, tenant_id, email, email_normalized, display_name, password_hash, is_admin, disabled, created_at, updated_at)
@@ -99,6 +100,26 @@ func (d *DB) AppendAuditEvent(ctx context.Context, e audit.Event) error {
 		e.ID, e.TenantID, nullString(e.UserID), e.Type, e.IP, e.RequestID, audit.EncodeDetails(e.Details), ts(e.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("sqlstore: insert audit event: %w", err)
+	}
+	return nil
+}
+
+func (d *DB) AppendAuditEvents(ctx context.Context, events []audit.Event) error {
+	if len(events) == 0 {
+		return nil
+	}
+	var query strings.Builder
+	query.WriteString(`INSERT INTO audit_events (id, tenant_id, user_id, type, ip, request_id, details, created_at) VALUES `)
+	args := make([]any, 0, 8*len(events))
+	for i, e := range events {
+		if i > 0 {
+			query.WriteString(", ")
+		}
+		query.WriteString("(?, ?, ?, ?, ?, ?, ?, ?)")
+		args = append(args, e.ID, e.TenantID, nullString(e.UserID), e.Type, e.IP, e.RequestID, audit.EncodeDetails(e.Details), ts(e.CreatedAt))
+	}
+	if _, err := d.exec(ctx, d.db, query.String(), args...); err != nil {
+		return fmt.Errorf("sqlstore: insert audit events: %w", err)
 	}
 	return nil
 }
