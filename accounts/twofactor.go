@@ -76,18 +76,20 @@ type Sealer interface {
 
 // TwoFactor runs TOTP enrolment and verification for password accounts.
 type TwoFactor struct {
-	store    Store
-	factors  TwoFactorStore
-	sealer   Sealer
-	hasher   *Hasher
-	sessions *Sessions
-	audit    *audit.Recorder
-	now      func() time.Time
+	// recoveryKey keys the recovery code hashes; see totp.HashRecoveryCode.
+	recoveryKey []byte
+	store       Store
+	factors     TwoFactorStore
+	sealer      Sealer
+	hasher      *Hasher
+	sessions    *Sessions
+	audit       *audit.Recorder
+	now         func() time.Time
 }
 
 // NewTwoFactor returns a TwoFactor service.
-func NewTwoFactor(store Store, factors TwoFactorStore, sealer Sealer, hasher *Hasher, sessions *Sessions, recorder *audit.Recorder, now func() time.Time) *TwoFactor {
-	return &TwoFactor{store: store, factors: factors, sealer: sealer, hasher: hasher, sessions: sessions, audit: recorder, now: now}
+func NewTwoFactor(store Store, factors TwoFactorStore, sealer Sealer, recoveryKey []byte, hasher *Hasher, sessions *Sessions, recorder *audit.Recorder, now func() time.Time) *TwoFactor {
+	return &TwoFactor{store: store, factors: factors, sealer: sealer, recoveryKey: recoveryKey, hasher: hasher, sessions: sessions, audit: recorder, now: now}
 }
 
 func totpRecord(userID string) string { return "totp:" + userID }
@@ -203,7 +205,7 @@ func (f *TwoFactor) Confirm(ctx context.Context, tenantID, userID, code string, 
 		return nil, ErrInvalidTOTPCode
 	}
 
-	plain, hashes, err := totp.NewRecoveryCodes(RecoveryCodeCount)
+	plain, hashes, err := totp.NewRecoveryCodes(f.recoveryKey, RecoveryCodeCount)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +270,7 @@ func (f *TwoFactor) RegenerateRecoveryCodes(ctx context.Context, tenantID, userI
 		return nil, err
 	}
 
-	plain, hashes, err := totp.NewRecoveryCodes(RecoveryCodeCount)
+	plain, hashes, err := totp.NewRecoveryCodes(f.recoveryKey, RecoveryCodeCount)
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +322,7 @@ func (f *TwoFactor) UseRecoveryCode(ctx context.Context, tenantID, userID, code 
 		hashes[i] = c.Hash
 	}
 
-	i, ok := totp.MatchRecoveryCode(code, hashes)
+	i, ok := totp.MatchRecoveryCode(f.recoveryKey, code, hashes)
 	if !ok {
 		f.record(ctx, tenantID, userID, audit2FAFailed, client)
 		return ErrInvalidRecoveryCode

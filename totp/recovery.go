@@ -1,6 +1,7 @@
 package totp
 
 import (
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -24,9 +25,9 @@ const (
 const recoveryAlphabet = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 // NewRecoveryCodes returns n unique random recovery codes, formatted for
-// display as "XXXXX-XXXXX", and their hashes from HashRecoveryCode in the
-// same order. Store only the hashes.
-func NewRecoveryCodes(n int) (plain []string, hashes []string, err error) {
+// display as "XXXXX-XXXXX", and their hashes from HashRecoveryCode under
+// key in the same order. Store only the hashes.
+func NewRecoveryCodes(key []byte, n int) (plain []string, hashes []string, err error) {
 	if n < 1 {
 		return nil, nil, fmt.Errorf("totp: recovery code count %d must be at least 1", n)
 	}
@@ -45,7 +46,7 @@ func NewRecoveryCodes(n int) (plain []string, hashes []string, err error) {
 		seen[code] = true
 
 		plain = append(plain, code[:RecoveryCodeLength/2]+"-"+code[RecoveryCodeLength/2:])
-		hashes = append(hashes, HashRecoveryCode(code))
+		hashes = append(hashes, HashRecoveryCode(key, code))
 	}
 	return plain, hashes, nil
 }
@@ -85,36 +86,30 @@ func NormalizeRecoveryCode(code string) string {
 	}, code)
 }
 
-// HashRecoveryCode returns the lower-case hex SHA-256 of the normalized
-// code.
+// HashRecoveryCode returns the lower-case hex HMAC-SHA256 of the normalized
+// code under key.
 //
-// A plain, unsalted hash is enough here and a slow password hash is not
-// needed, because the codes are drawn at random by NewRecoveryCodes rather
-// than chosen by people, so no dictionary or common-password list helps an
-// attacker. What remains is an exhaustive search of 31^10 (about 8e14)
-// codes, which a leaked table of hashes makes possible offline.
-//
-// NOTE: as an estimate, a current high-end GPU computes on the order of
-// 1e10 SHA-256 hashes per second, so it searches that space in about a
-// day, and without a salt one search covers every user's codes. Recovery
-// codes stand in for the second factor only, so a cracked code is of use
-// only together with the user's password. An HMAC under a server key kept
-// outside the database would close this gap.
-func HashRecoveryCode(code string) string {
-	sum := sha256.Sum256([]byte(NormalizeRecoveryCode(code)))
-	return hex.EncodeToString(sum[:])
+// A fast keyed hash is enough and a slow password hash is not needed,
+// because the codes are drawn at random by NewRecoveryCodes rather than
+// chosen by people, so no dictionary helps an attacker. The key is derived
+// from ENLACE_SECRET_KEY, which is kept outside the database, so a leaked
+// table of hashes alone cannot be searched offline: without the key even
+// the 31^10 (about 8e14) possible codes give nothing to compare with.
+func HashRecoveryCode(key []byte, code string) string {
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(NormalizeRecoveryCode(code)))
+	return hex.EncodeToString(mac.Sum(nil))
 }
 
-// MatchRecoveryCode reports whether code, after normalization, matches one
-// of hashes, and returns the index of the first match, or -1. It compares
+// MatchRecoveryCode reports whether code, after normalization and hashing
+// under key, matches one of hashes, and returns the index of the first match, or -1. It compares
 // against every hash in constant time and without an early return, so the
 // time taken does not tell which hash matched. An empty string in hashes,
 // for example a used code, never matches. The caller must delete or blank
 // the matched hash in the same transaction that accepts the sign-in, so
 // each code works once.
-func MatchRecoveryCode(code string, hashes []string) (index int, ok bool) {
-	sum := sha256.Sum256([]byte(NormalizeRecoveryCode(code)))
-	candidate := []byte(hex.EncodeToString(sum[:]))
+func MatchRecoveryCode(key []byte, code string, hashes []string) (index int, ok bool) {
+	candidate := []byte(HashRecoveryCode(key, code))
 
 	index = -1
 	found := 0

@@ -10,9 +10,12 @@ import (
 
 var recoveryCodeFormat = regexp.MustCompile(`^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{5}-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{5}$`)
 
+// testKey stands in for the key derived from ENLACE_SECRET_KEY.
+var testKey = []byte("recovery code test key")
+
 func mustNewRecoveryCodes(t *testing.T, n int) (plain, hashes []string) {
 	t.Helper()
-	plain, hashes, err := NewRecoveryCodes(n)
+	plain, hashes, err := NewRecoveryCodes(testKey, n)
 	if err != nil {
 		t.Fatalf("NewRecoveryCodes(%d): %v", n, err)
 	}
@@ -38,8 +41,8 @@ func TestNewRecoveryCodesFormat(t *testing.T) {
 		}
 		seen[code] = true
 
-		if hashes[i] != HashRecoveryCode(code) {
-			t.Errorf("hash %d = %q, want HashRecoveryCode(%q) = %q", i, hashes[i], code, HashRecoveryCode(code))
+		if hashes[i] != HashRecoveryCode(testKey, code) {
+			t.Errorf("hash %d = %q, want HashRecoveryCode(testKey, %q) = %q", i, hashes[i], code, HashRecoveryCode(testKey, code))
 		}
 		if decoded, err := hex.DecodeString(hashes[i]); err != nil || len(decoded) != 32 {
 			t.Errorf("hash %q is not 32 bytes of hex", hashes[i])
@@ -55,7 +58,7 @@ func TestNewRecoveryCodesCount(t *testing.T) {
 		}
 	}
 	for _, n := range []int{0, -1} {
-		if _, _, err := NewRecoveryCodes(n); err == nil {
+		if _, _, err := NewRecoveryCodes(testKey, n); err == nil {
 			t.Errorf("NewRecoveryCodes(%d) succeeded, want an error", n)
 		}
 	}
@@ -104,7 +107,7 @@ func TestMatchRecoveryCode(t *testing.T) {
 		"extra dashes":      strings.Join(strings.Split(bare, ""), "-"),
 	}
 	for name, input := range accepted {
-		index, ok := MatchRecoveryCode(input, hashes)
+		index, ok := MatchRecoveryCode(testKey, input, hashes)
 		if !ok || index != 3 {
 			t.Errorf("%s (%q): MatchRecoveryCode = %d, %v; want 3, true", name, input, index, ok)
 		}
@@ -119,7 +122,7 @@ func TestMatchRecoveryCode(t *testing.T) {
 		"not from a set": "ABCDE-FGHJK",
 	}
 	for name, input := range rejected {
-		if index, ok := MatchRecoveryCode(input, hashes); ok || index != -1 {
+		if index, ok := MatchRecoveryCode(testKey, input, hashes); ok || index != -1 {
 			t.Errorf("%s (%q): MatchRecoveryCode = %d, %v; want -1, false", name, input, index, ok)
 		}
 	}
@@ -137,12 +140,12 @@ func TestMatchRecoveryCodeOwnHashOnly(t *testing.T) {
 	plain, hashes := mustNewRecoveryCodes(t, RecoveryCodeCount)
 	for i, code := range plain {
 		for j, hash := range hashes {
-			_, ok := MatchRecoveryCode(code, []string{hash})
+			_, ok := MatchRecoveryCode(testKey, code, []string{hash})
 			if ok != (i == j) {
 				t.Errorf("code %d against hash %d: match = %v, want %v", i, j, ok, i == j)
 			}
 		}
-		if index, ok := MatchRecoveryCode(code, hashes); !ok || index != i {
+		if index, ok := MatchRecoveryCode(testKey, code, hashes); !ok || index != i {
 			t.Errorf("code %d against all hashes: MatchRecoveryCode = %d, %v; want %d, true", i, index, ok, i)
 		}
 	}
@@ -153,22 +156,22 @@ func TestMatchRecoveryCodeUsedAndDuplicate(t *testing.T) {
 
 	used := append([]string(nil), hashes...)
 	used[2] = ""
-	if index, ok := MatchRecoveryCode(plain[2], used); ok {
+	if index, ok := MatchRecoveryCode(testKey, plain[2], used); ok {
 		t.Errorf("code with a blanked hash matched at %d", index)
 	}
-	if index, ok := MatchRecoveryCode(plain[5], used); !ok || index != 5 {
+	if index, ok := MatchRecoveryCode(testKey, plain[5], used); !ok || index != 5 {
 		t.Errorf("other code after a blank: MatchRecoveryCode = %d, %v; want 5, true", index, ok)
 	}
 
 	duplicated := append(append([]string(nil), hashes...), hashes[7])
-	if index, ok := MatchRecoveryCode(plain[7], duplicated); !ok || index != 7 {
+	if index, ok := MatchRecoveryCode(testKey, plain[7], duplicated); !ok || index != 7 {
 		t.Errorf("code with a duplicated hash: MatchRecoveryCode = %d, %v; want the first index 7", index, ok)
 	}
 
-	if index, ok := MatchRecoveryCode(plain[0], nil); ok || index != -1 {
+	if index, ok := MatchRecoveryCode(testKey, plain[0], nil); ok || index != -1 {
 		t.Errorf("no hashes: MatchRecoveryCode = %d, %v; want -1, false", index, ok)
 	}
-	if _, ok := MatchRecoveryCode("", []string{""}); ok {
+	if _, ok := MatchRecoveryCode(testKey, "", []string{""}); ok {
 		t.Errorf("empty code matched an empty hash")
 	}
 }
@@ -195,13 +198,13 @@ func TestNormalizeRecoveryCode(t *testing.T) {
 }
 
 func TestHashRecoveryCodeNormalizes(t *testing.T) {
-	want := HashRecoveryCode("ABCDEFGHJK")
+	want := HashRecoveryCode(testKey, "ABCDEFGHJK")
 	for _, input := range []string{"abcde-fghjk", "ABCDE FGHJK", " abcdefghjk "} {
-		if got := HashRecoveryCode(input); got != want {
-			t.Errorf("HashRecoveryCode(%q) = %q, want %q", input, got, want)
+		if got := HashRecoveryCode(testKey, input); got != want {
+			t.Errorf("HashRecoveryCode(testKey, %q) = %q, want %q", input, got, want)
 		}
 	}
-	if HashRecoveryCode("ABCDEFGHJM") == want {
+	if HashRecoveryCode(testKey, "ABCDEFGHJM") == want {
 		t.Errorf("two different codes have the same hash")
 	}
 }
@@ -228,11 +231,21 @@ func FuzzNormalizeRecoveryCode(f *testing.F) {
 				t.Fatalf("NormalizeRecoveryCode(%q) = %q, which contains %q", code, normalized, r)
 			}
 		}
-		if HashRecoveryCode(code) != HashRecoveryCode(normalized) {
+		if HashRecoveryCode(testKey, code) != HashRecoveryCode(testKey, normalized) {
 			t.Fatalf("hash of %q differs from hash of its normal form %q", code, normalized)
 		}
-		if _, ok := MatchRecoveryCode(code, []string{HashRecoveryCode(normalized)}); !ok {
+		if _, ok := MatchRecoveryCode(testKey, code, []string{HashRecoveryCode(testKey, normalized)}); !ok {
 			t.Fatalf("%q does not match the hash of its normal form %q", code, normalized)
 		}
 	})
+}
+
+func TestRecoveryHashDependsOnKey(t *testing.T) {
+	if HashRecoveryCode(testKey, "ABCDE-FGHJK") == HashRecoveryCode([]byte("another key"), "ABCDE-FGHJK") {
+		t.Error("hashes under two keys are equal; the key is not used")
+	}
+	plain, hashes := mustNewRecoveryCodes(t, 1)
+	if _, ok := MatchRecoveryCode([]byte("another key"), plain[0], hashes); ok {
+		t.Error("a code matched under another key")
+	}
 }

@@ -4,6 +4,8 @@ package app
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -86,7 +88,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 		return nil, err
 	}
 	idp := tenant.NewIdPService(db, box, store, envIdP(cfg), now)
-	factors := accounts.NewTwoFactor(db, db, box, hasher, sessions, recorder, now)
+	factors := accounts.NewTwoFactor(db, db, box, deriveKey(secretKey, "enlace recovery codes v1"), hasher, sessions, recorder, now)
 	httpClient := &http.Client{Timeout: 10 * time.Second}
 	rp := oidc.NewRelyingParty(oidc.NewProviders(store, httpClient, now, log), store, httpClient, now)
 
@@ -138,6 +140,14 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 		KV:       store,
 		log:      log,
 	}, nil
+}
+
+// deriveKey returns a key for one purpose from ENLACE_SECRET_KEY, so that
+// no two uses share a key.
+func deriveKey(secret []byte, purpose string) []byte {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(purpose))
+	return mac.Sum(nil)
 }
 
 // envIdP returns the OIDC_* settings for the default tenant, or nil.
