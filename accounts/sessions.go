@@ -227,9 +227,11 @@ func (m *Sessions) Logout(ctx context.Context, token string) error {
 
 // Revoke deletes one session of the user.
 func (m *Sessions) Revoke(ctx context.Context, tenantID, userID, sessionID string) error {
-	if _, err := uuid.Parse(sessionID); err != nil {
+	parsed, err := uuid.Parse(sessionID)
+	if err != nil {
 		return ErrSessionNotFound
 	}
+	sessionID = parsed.String()
 
 	s, err := m.store.DeleteSession(ctx, tenantID, userID, sessionID)
 	if errors.Is(err, store.ErrNotFound) {

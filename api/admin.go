@@ -42,13 +42,23 @@ func (s *Server) adminRoutes(v1 fiber.Router) {
 var errNotAdmin = newError(fiber.StatusForbidden, "admin_required", "this needs an admin of this organisation")
 
 func (s *Server) requireAdmin(c *fiber.Ctx) error {
-	if p := Principal(c); p == nil || !p.User.IsAdmin {
-		return errNotAdmin
+	if err := CheckAdmin(c); err != nil {
+		return err
 	}
 	return c.Next()
 }
 
-func validUUID(s string) bool { return uuid.Validate(s) == nil }
+// canonicalUUID returns id in the lower-case hyphenated form that Enlace
+// stores. uuid.Parse also accepts upper case, no hyphens, braces and a
+// urn:uuid: prefix; comparing ids in those forms as strings would let one
+// user pass for another.
+func canonicalUUID(id string) (string, bool) {
+	u, err := uuid.Parse(id)
+	if err != nil {
+		return "", false
+	}
+	return u.String(), true
+}
 
 // notFoundAs replaces store.ErrNotFound with a specific 404.
 func notFoundAs(err error, notFound *Error) error {
@@ -83,22 +93,19 @@ type idpJSON struct {
 
 // respondIdP writes the tenant's IdP settings with the secret left out.
 func (s *Server) respondIdP(c *fiber.Ctx, t *tenant.Tenant) error {
-	settings, err := s.idpAdmin.Settings(c.UserContext(), t)
-	if err != nil && !errors.Is(err, tenant.ErrNoIdP) {
+	state, err := s.IdPState(c, t)
+	if err != nil {
 		return err
 	}
-	redirect, err2 := s.defaultRedirectURL(c, t)
-	if err2 != nil {
-		return err2
-	}
+	settings := state.Settings
 	scopes := settings.Scopes
 	if scopes == nil {
 		scopes = []string{}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(idpJSON{
-		Configured: err == nil, Enabled: settings.Enabled, IssuerURL: settings.IssuerURL, ClientID: settings.ClientID,
-		ClientSecretSet: settings.ClientSecret != "", RedirectURL: settings.RedirectURL, DefaultRedirectURL: redirect,
+		Configured: state.Configured, Enabled: settings.Enabled, IssuerURL: settings.IssuerURL, ClientID: settings.ClientID,
+		ClientSecretSet: state.ClientSecretSet, RedirectURL: settings.RedirectURL, DefaultRedirectURL: state.DefaultRedirectURL,
 		Scopes: scopes, InsecureTrustEmail: settings.InsecureTrustEmail, UpdatedAt: settings.UpdatedAt,
 	})
 }
@@ -121,26 +128,13 @@ func (s *Server) putIdP(c *fiber.Ctx, t *tenant.Tenant) error {
 		return err
 	}
 	settings := tenant.IdPSettings{
-		Enabled: req.Enabled == nil || *req.Enabled, IssuerURL: strings.TrimSpace(req.IssuerURL), ClientID: strings.TrimSpace(req.ClientID),
-		ClientSecret: req.ClientSecret, RedirectURL: strings.TrimSpace(req.RedirectURL), Scopes: req.Scopes,
+		Enabled: req.Enabled == nil || *req.Enabled, IssuerURL: req.IssuerURL, ClientID: req.ClientID,
+		ClientSecret: req.ClientSecret, RedirectURL: req.RedirectURL, Scopes: req.Scopes,
 		InsecureTrustEmail: req.InsecureTrustEmail,
 	}
-	if len(settings.Scopes) == 0 {
-		settings.Scopes = append([]string(nil), tenant.DefaultScopes...)
-	}
-	if err := tenant.ValidateIdP(settings); err != nil {
-		return newError(fiber.StatusBadRequest, "invalid_idp_settings", "%s", strings.TrimPrefix(err.Error(), tenant.ErrInvalid.Error()+": "))
-	}
-
-	// Saving requires a provider that answers and names the same issuer.
-	if _, err := s.rp.Providers().Discover(c.UserContext(), settings.IssuerURL); err != nil {
-		return discoveryError(err)
-	}
-
-	if err := s.idpAdmin.Set(c.UserContext(), t.ID, settings); err != nil {
+	if err := s.SaveIdP(c, t, settings); err != nil {
 		return err
 	}
-	s.recordSettings(c, t.ID, "idp.updated", map[string]string{"issuer": settings.IssuerURL})
 	return s.respondIdP(c, t)
 }
 
@@ -157,10 +151,9 @@ func discoveryError(err error) error {
 }
 
 func (s *Server) deleteIdP(c *fiber.Ctx, t *tenant.Tenant) error {
-	if err := s.idpAdmin.Delete(c.UserContext(), t.ID); err != nil {
-		return notFoundAs(err, newError(fiber.StatusNotFound, "idp_not_found", "this tenant has no stored identity provider settings"))
+	if err := s.DeleteIdP(c, t); err != nil {
+		return err
 	}
-	s.recordSettings(c, t.ID, "idp.deleted", nil)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -188,25 +181,13 @@ func (s *Server) testIdP(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	issuer := strings.TrimSpace(req.IssuerURL)
-	if issuer == "" {
-		settings, err := s.idpAdmin.Settings(c.UserContext(), currentTenant(c))
-		if err != nil {
-			return newError(fiber.StatusBadRequest, "issuer_required", "send issuer_url, or save identity provider settings first")
-		}
-		issuer = settings.IssuerURL
-	}
-
-	cfg, err := s.rp.Providers().Discover(c.UserContext(), issuer)
+	res, err := s.DiscoverIdP(c, req.IssuerURL)
 	if err != nil {
-		e, ok := ClientError(discoveryError(err))
-		if !ok {
-			return err
-		}
-		return c.JSON(testIdPResponse{OK: false, Issuer: issuer, Error: e.Message})
+		return err
 	}
-	return c.JSON(testIdPResponse{OK: true, Issuer: cfg.IssuerURL, AuthorizationEndpoint: cfg.AuthURL, TokenEndpoint: cfg.TokenURL,
-		UserinfoEndpoint: cfg.UserInfoURL, JWKSURI: cfg.JWKSURL, SigningAlgorithms: cfg.Algorithms})
+	return c.JSON(testIdPResponse{OK: res.OK, Issuer: res.Issuer, AuthorizationEndpoint: res.AuthorizationEndpoint,
+		TokenEndpoint: res.TokenEndpoint, UserinfoEndpoint: res.UserinfoEndpoint, JWKSURI: res.JWKSURI,
+		SigningAlgorithms: res.SigningAlgorithms, Error: res.Error})
 }
 
 func (s *Server) getSettings(c *fiber.Ctx) error {
@@ -224,13 +205,12 @@ func (s *Server) patchSettings(c *fiber.Ctx) error {
 	if err := bindJSON(c, &req); err != nil {
 		return err
 	}
-	t, err := s.tenantAdmin.Apply(c.UserContext(), currentTenant(c).ID, tenant.Update{
+	t, err := s.UpdatePolicy(c, tenant.Update{
 		RegistrationEnabled: req.RegistrationEnabled, Require2FA: req.Require2FA, AllowedEmailDomains: req.AllowedEmailDomains,
 	})
 	if err != nil {
 		return err
 	}
-	s.recordSettings(c, t.ID, "settings.updated", nil)
 	return c.JSON(settingsOf(t))
 }
 
@@ -249,7 +229,7 @@ func (s *Server) listAudit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	page, err := s.adminStore.AuditPage(c.UserContext(), currentTenant(c).ID, c.Query("cursor"), limit)
+	page, err := s.AuditPage(c, c.Query("cursor"), limit)
 	if err != nil {
 		return err
 	}
@@ -296,9 +276,9 @@ func (s *Server) patchUser(c *fiber.Ctx) error {
 	}
 	ctx := c.UserContext()
 	t, p := currentTenant(c), Principal(c)
-	id := c.Params("id")
 	errUser := newError(fiber.StatusNotFound, "user_not_found", "user not found in this organisation")
-	if !validUUID(id) {
+	id, ok := canonicalUUID(c.Params("id"))
+	if !ok {
 		return errUser
 	}
 	u, err := s.accounts.User(ctx, t.ID, id)

@@ -57,6 +57,15 @@ func toError(err error) *Error {
 		}
 	}
 
+	// Tenant input errors carry the detail after the sentinel's text, such
+	// as `slug "www" is reserved; choose another`.
+	if errors.Is(err, tenant.ErrInvalid) {
+		return &Error{Status: fiber.StatusBadRequest, Code: "invalid_tenant", Message: detailAfter(err, tenant.ErrInvalid)}
+	}
+	if errors.Is(err, store.ErrConflict) {
+		return &Error{Status: fiber.StatusConflict, Code: "conflict", Message: detailAfter(err, store.ErrConflict)}
+	}
+
 	var fiberErr *fiber.Error
 	if errors.As(err, &fiberErr) {
 		return fiberError(fiberErr)
@@ -139,4 +148,14 @@ func ClientError(err error) (*Error, bool) {
 // RetryAfterSeconds formats d for the Retry-After header, rounded up.
 func RetryAfterSeconds(d time.Duration) string {
 	return strconv.Itoa(int((d + time.Second - 1) / time.Second))
+}
+
+// detailAfter returns the part of err's message after the text of
+// sentinel, which says what was wrong, or the sentinel's text alone.
+func detailAfter(err, sentinel error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, sentinel.Error()+": "); i >= 0 {
+		return msg[i+len(sentinel.Error())+2:]
+	}
+	return sentinel.Error()
 }

@@ -58,6 +58,11 @@ func (s *Server) defaultRedirectURL(c *fiber.Ctx, t *tenant.Tenant) (string, err
 	base := *s.opts.BaseURL
 	if s.opts.MultiTenant {
 		host := t.Slug + "." + s.opts.TenantBaseDomain
+		if s.opts.TenantBaseDomain == "" {
+			// Without a base domain the tenant is reached only on custom
+			// domains, so the request's own host is the best guess.
+			host = tenant.NormalizeHost(client(c).Host)
+		}
 		domains, err := s.domains.Domains(c.UserContext(), t.ID)
 		if err != nil {
 			return "", err

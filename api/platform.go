@@ -85,8 +85,8 @@ func (s *Server) tenantJSON(c *fiber.Ctx, t tenant.Tenant) (tenantJSON, error) {
 
 // pathTenant loads the tenant named by the :id path parameter.
 func (s *Server) pathTenant(c *fiber.Ctx) (tenant.Tenant, error) {
-	id := c.Params("id")
-	if !validUUID(id) {
+	id, ok := canonicalUUID(c.Params("id"))
+	if !ok {
 		return tenant.Tenant{}, errTenantNotFound
 	}
 	t, err := s.tenantAdmin.Get(c.UserContext(), id)
@@ -144,6 +144,7 @@ func (s *Server) createTenant(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.recordSettings(c, t.ID, "tenant.created", map[string]string{"slug": t.Slug})
 	j, err := s.tenantJSON(c, t)
 	if err != nil {
 		return err
@@ -187,6 +188,7 @@ func (s *Server) patchTenant(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.recordSettings(c, t.ID, "tenant.updated", nil)
 	j, err := s.tenantJSON(c, updated)
 	if err != nil {
 		return err
@@ -238,6 +240,7 @@ func (s *Server) addDomain(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.recordSettings(c, t.ID, "domain.added", map[string]string{"domain": d.Domain})
 	return c.Status(fiber.StatusCreated).JSON(domainJSON{Domain: d.Domain, Primary: d.IsPrimary})
 }
 
@@ -249,6 +252,7 @@ func (s *Server) removeDomain(c *fiber.Ctx) error {
 	if err := s.tenantAdmin.RemoveDomain(c.UserContext(), t.ID, c.Params("domain")); err != nil {
 		return notFoundAs(err, newError(fiber.StatusNotFound, "domain_not_found", "domain %q does not belong to this tenant", c.Params("domain")))
 	}
+	s.recordSettings(c, t.ID, "domain.removed", map[string]string{"domain": c.Params("domain")})
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

@@ -156,6 +156,7 @@ func (s *Server) routes() {
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	app.Get("/api/v1/openapi.json", s.openAPI)
 	s.platformRoutes()
 
 	app.Use(s.resolveTenant, s.checkOrigin, s.loadSession)

@@ -69,9 +69,10 @@ func hashToken(token string) string {
 // Authenticate checks the value of an Authorization header and returns the
 // name of the token, "env" for ENLACE_PLATFORM_TOKEN.
 func (t *Tokens) Authenticate(ctx context.Context, header string) (string, error) {
-	token, ok := strings.CutPrefix(header, "Bearer ")
+	// The scheme name is case-insensitive (RFC 9110, section 11.1).
+	scheme, token, _ := strings.Cut(strings.TrimSpace(header), " ")
 	token = strings.TrimSpace(token)
-	if !ok || token == "" {
+	if !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return "", ErrUnauthorized
 	}
 	hash := hashToken(token)
@@ -111,5 +112,9 @@ func (t *Tokens) List(ctx context.Context) ([]Token, error) { return t.store.Lis
 
 // Revoke stops a token from working.
 func (t *Tokens) Revoke(ctx context.Context, id string) error {
-	return t.store.RevokePlatformToken(ctx, id, t.now().UTC())
+	parsed, err := uuid.Parse(id)
+	if err != nil {
+		return fmt.Errorf("%w: %q is not a token id", store.ErrNotFound, id)
+	}
+	return t.store.RevokePlatformToken(ctx, parsed.String(), t.now().UTC())
 }

@@ -76,7 +76,11 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 
 // AddDomain normalises and adds a custom domain to a tenant.
 func (s *Service) AddDomain(ctx context.Context, tenantID, raw string, primary bool) (Domain, error) {
-	d, err := NormalizeDomain(raw)
+	t, err := s.store.TenantByID(ctx, tenantID)
+	if err != nil {
+		return Domain{}, err
+	}
+	d, err := s.customDomain(raw, t.Slug)
 	if err != nil {
 		return Domain{}, err
 	}
@@ -95,9 +99,35 @@ func (s *Service) AddDomain(ctx context.Context, tenantID, raw string, primary b
 
 // RemoveDomain removes a custom domain of a tenant.
 func (s *Service) RemoveDomain(ctx context.Context, tenantID, raw string) error {
-	if err := s.store.RemoveDomain(ctx, tenantID, NormalizeHost(raw)); err != nil {
+	domain, err := NormalizeDomain(raw)
+	if err != nil {
+		domain = NormalizeHost(raw)
+	}
+	if err := s.store.RemoveDomain(ctx, tenantID, domain); err != nil {
 		return err
 	}
 	s.announce(ctx)
 	return nil
+}
+
+// ReserveBaseDomain makes custom domains under base invalid: those host
+// names belong to the tenants whose slugs they name.
+func (s *Service) ReserveBaseDomain(base string) *Service {
+	s.baseDomain = base
+	return s
+}
+
+// customDomain normalises raw and checks that it is not a host under the
+// tenant base domain, where a custom domain would take over another
+// tenant's host. The tenant's own "<slug>.<base>" host is allowed.
+func (s *Service) customDomain(raw, slug string) (string, error) {
+	d, err := NormalizeDomain(raw)
+	if err != nil {
+		return "", err
+	}
+	if s.baseDomain != "" && d != slug+"."+s.baseDomain && (d == s.baseDomain || strings.HasSuffix(d, "."+s.baseDomain)) {
+		return "", fmt.Errorf("%w: domain %q is under TENANT_BASE_DOMAIN %q, where each host belongs to the tenant of that slug; use a domain outside it",
+			ErrInvalid, d, s.baseDomain)
+	}
+	return d, nil
 }

@@ -19,9 +19,10 @@ const InvalidationChannel = "tenants"
 
 // Service creates and reads tenants.
 type Service struct {
-	store Store
-	bus   Publisher
-	now   func() time.Time
+	store      Store
+	bus        Publisher
+	now        func() time.Time
+	baseDomain string
 }
 
 // NewService returns a Service over store that announces changes on bus.
@@ -64,7 +65,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (Tenant, error) {
 	domains := make([]Domain, 0, len(in.Domains))
 	seen := make(map[string]bool)
 	for i, raw := range in.Domains {
-		d, err := NormalizeDomain(raw)
+		d, err := s.customDomain(raw, slug)
 		if err != nil {
 			return Tenant{}, err
 		}

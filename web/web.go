@@ -37,6 +37,9 @@ var notices = map[string]string{
 	"2fa-enabled":      "Two-factor sign-in is on.",
 	"2fa-disabled":     "Two-factor sign-in is off.",
 	"signed-out":       "You are signed out.",
+	"idp-saved":        "The identity provider settings were saved.",
+	"idp-removed":      "The identity provider settings were removed. SSO sign-in is off.",
+	"policy-saved":     "The sign-in policy was saved.",
 }
 
 // Pages renders and serves the HTML pages.
@@ -49,7 +52,7 @@ type Pages struct {
 // New parses the embedded templates.
 func New(log *slog.Logger) *Pages {
 	p := &Pages{log: log, templates: make(map[string]*template.Template)}
-	for _, name := range []string{"login", "register", "security", "error", "login_2fa", "setup_2fa", "recovery_codes"} {
+	for _, name := range []string{"login", "register", "security", "error", "login_2fa", "setup_2fa", "recovery_codes", "admin"} {
 		p.templates[name] = template.Must(template.ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return p
@@ -79,6 +82,8 @@ type view struct {
 	Action        string
 	Required      bool
 	RecoveryCodes []string
+
+	Admin *adminView
 }
 
 type sessionView struct {
@@ -105,6 +110,7 @@ func (p *Pages) Mount(server *api.Server) {
 	app.Post("/settings/security/sessions/:id/revoke", p.revokeSubmit)
 	app.Post("/settings/security/oidc/unlink", p.unlinkSubmit)
 	p.mountTwoFactor(app)
+	p.mountAdmin(app)
 }
 
 // render writes a page with the given status.
@@ -250,10 +256,16 @@ func (p *Pages) logoutSubmit(c *fiber.Ctx) error {
 
 // requireUser redirects to the sign-in page when the request has no session.
 func requireUser(c *fiber.Ctx) (*accounts.Principal, error) {
+	return requireUserFor(c, c.Path())
+}
+
+// requireUserFor redirects to the sign-in page, which returns to returnTo
+// after sign-in, when the request has no session.
+func requireUserFor(c *fiber.Ctx, returnTo string) (*accounts.Principal, error) {
 	if p := api.Principal(c); p != nil {
 		return p, nil
 	}
-	target := "/login?return_to=" + url.QueryEscape(c.Path())
+	target := "/login?return_to=" + url.QueryEscape(returnTo)
 	if err := api.SessionError(c); err != nil {
 		target += "&error=" + url.QueryEscape(err.Error())
 	}

@@ -47,7 +47,7 @@ func tenantCommand(ctx context.Context, cfg *config.Config, log *slog.Logger, ar
 		defer r.Close()
 		bus = r
 	}
-	svc := tenant.NewService(db, bus, time.Now)
+	svc := tenant.NewService(db, bus, time.Now).ReserveBaseDomain(cfg.TenantBaseDomain)
 
 	switch args[0] {
 	case "create":
@@ -89,8 +89,16 @@ func tenantCreate(ctx context.Context, svc *tenant.Service, args []string, stdou
 		return err
 	}
 	fmt.Fprintf(stdout, "created tenant %s (id %s)", t.Slug, t.ID)
-	if len(domains) > 0 {
-		fmt.Fprintf(stdout, " with domains %s", strings.Join(domains, ", "))
+	stored, err := svc.Domains(ctx, t.ID)
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(stored))
+	for _, d := range stored {
+		names = append(names, d.Domain)
+	}
+	if len(names) > 0 {
+		fmt.Fprintf(stdout, " with domains %s", strings.Join(names, ", "))
 	}
 	fmt.Fprintln(stdout)
 	return nil

@@ -68,7 +68,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 		params = *opts.HashParams
 	}
 
-	tenants := tenant.NewService(db, store, now)
+	tenants := tenant.NewService(db, store, now).ReserveBaseDomain(cfg.TenantBaseDomain)
 	if _, err := tenants.EnsureDefault(ctx); err != nil {
 		return nil, err
 	}
