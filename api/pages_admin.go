@@ -54,8 +54,8 @@ func (s *Server) IdPState(c *fiber.Ctx, t *tenant.Tenant) (IdPState, error) {
 	return state, nil
 }
 
-// SaveIdP validates settings, checks by discovery that the issuer answers
-// and names itself the same, and stores the settings for t. An empty
+// SaveIdP validates settings, checks that the issuer's discovery document
+// loads and names the same issuer, and stores the settings for t. An empty
 // ClientSecret keeps the stored one, and empty Scopes mean
 // tenant.DefaultScopes. Invalid settings and failed discovery return a 400
 // error.

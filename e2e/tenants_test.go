@@ -28,6 +28,7 @@ import (
 const (
 	adminHeading       = "Organisation settings"
 	idpSavedNotice     = "The identity provider settings were saved."
+	idpRemovedNotice   = "The identity provider settings were removed. SSO sign-in is off."
 	policySavedNotice  = "The sign-in policy was saved."
 	noSecretStored     = "No client secret is stored."
 	secretStored       = "A client secret is stored. Leave this empty to keep it."
@@ -40,8 +41,8 @@ const (
 // and of the password account that acme's admin registers.
 const sharedEmail = "same@example.com"
 
-// tenantClient returns the OAuth client of the tenant at base at its own
-// provider, whose redirect_uri is the tenant's default callback URL.
+// tenantClient returns the OAuth client of tenant slug, served at base, at
+// its own provider. The redirect_uri is the tenant's default callback URL.
 func tenantClient(slug, base string) idpharness.Client {
 	return idpharness.Client{
 		ID:           "enlace-" + slug,
@@ -114,6 +115,7 @@ func TestTenants(t *testing.T) {
 		}
 		t.Run("same email on globex", func(t *testing.T) { globex.testSameEmailOtherTenant(t, adminID) })
 		t.Run("session on wrong tenant", func(t *testing.T) { globex.testSessionOnWrongTenant(t, adminTab, acmeBase) })
+		t.Run("remove provider", func(t *testing.T) { acme.testRemoveProvider(t, adminTab) })
 	})
 }
 
@@ -413,13 +415,39 @@ func (s *ssoSuite) testSessionOnWrongTenant(t *testing.T, acmeTab context.Contex
 	}
 }
 
+// testRemoveProvider removes acme's provider on the admin page, which
+// takes "Sign in with SSO" off the sign-in page.
+func (s *ssoSuite) testRemoveProvider(t *testing.T, tab context.Context) {
+	s.step(t, tab, open(s.base+"/admin"), adminPage("/admin", sharedEmail))
+	removed := adminPage("/admin?notice=idp-removed", sharedEmail)
+	removed.notice = idpRemovedNotice
+	s.step(t, tab, submit("remove-idp"), removed)
+
+	texts := elementTexts(t, tab, "remove-idp", "client-secret-state")
+	if _, ok := texts["remove-idp"]; ok {
+		t.Error("#remove-idp is still shown after the provider was removed")
+	}
+	if got := texts["client-secret-state"]; got != noSecretStored {
+		t.Errorf("#client-secret-state = %q, want %q", got, noSecretStored)
+	}
+	if got := fieldStates(t, tab, "issuer_url")["issuer_url"].Value; got != "" {
+		t.Errorf("#issuer_url = %q after the provider was removed, want it empty", got)
+	}
+
+	signIn := s.newTab(t)
+	s.step(t, signIn, open(s.base+"/login"), loginPage("/login"))
+	if _, ok := elementTexts(t, signIn, "sso")["sso"]; ok {
+		t.Error("#sso is still on acme's sign-in page after the provider was removed")
+	}
+}
+
 // adminPage is the admin page at location of the signed-in user email.
 func adminPage(location, email string) page {
 	return page{location: location, status: http.StatusOK, heading: adminHeading, user: email}
 }
 
-// fill sets the fields to the values, replacing what they held, clicks
-// the button with the HTML id button and waits until the page it leads to
+// fill sets the fields to the values, replacing their current values,
+// clicks the button with the HTML id button and waits until the page it leads to
 // has loaded.
 func fill(button string, fields ...input) pageAction {
 	return func(ctx context.Context) (*network.Response, error) {
@@ -540,7 +568,7 @@ func auditRows(t *testing.T, tab context.Context) []auditRow {
 }
 
 // checkFitsPhone lays the tab's page out 360 CSS pixels wide, the width of
-// a small phone, and fails t when it scrolls sideways.
+// a small phone, and fails t when the page is wider than that.
 func checkFitsPhone(t *testing.T, tab context.Context) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(tab, stepTimeout)
@@ -560,7 +588,7 @@ func checkFitsPhone(t *testing.T, tab context.Context) {
 }
 
 // sessionCookieValue returns the value of the session cookie that the
-// tab's browser context holds for base.
+// tab's browser context stores for base.
 func sessionCookieValue(t *testing.T, tab context.Context, base string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(tab, stepTimeout)
@@ -575,6 +603,6 @@ func sessionCookieValue(t *testing.T, tab context.Context, base string) string {
 			return c.Value
 		}
 	}
-	t.Fatalf("the browser holds no %s cookie for %s", api.SessionCookie, base)
+	t.Fatalf("the browser has no %s cookie for %s", api.SessionCookie, base)
 	return ""
 }

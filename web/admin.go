@@ -67,8 +67,8 @@ func (p *Pages) mountAdmin(app *fiber.App) {
 }
 
 // requireAdmin redirects a request without a session to the sign-in page
-// and answers a user who is not an admin with a 403 page. It returns false
-// when it has answered the request.
+// and renders a 403 page for a user who is not an admin. It returns false
+// when it has written the response.
 func (p *Pages) requireAdmin(c *fiber.Ctx) (bool, error) {
 	principal, err := requireUserFor(c, adminPath)
 	if principal == nil {
@@ -216,7 +216,7 @@ func (p *Pages) renderAdmin(c *fiber.Ctx, status int, v view, a adminView) error
 
 // storedIdPForm returns the form values of the stored settings. A tenant
 // without settings gets Enabled checked, as PUT /api/v1/admin/oidc
-// enables a provider unless the request says otherwise.
+// enables a provider when the request omits enabled.
 func storedIdPForm(state api.IdPState) *idpForm {
 	if !state.Configured {
 		return &idpForm{Enabled: true}
