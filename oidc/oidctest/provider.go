@@ -223,13 +223,14 @@ func New(t testing.TB) *Provider {
 	if err != nil {
 		t.Fatalf("oidctest: listen on 127.0.0.1: %v", err)
 	}
+	// Issuer is set before the server starts, so that its handlers never
+	// read it while it is being written.
+	p.Issuer = "http://" + listener.Addr().String()
 	p.server = httptest.NewUnstartedServer(p)
 	p.server.Listener.Close()
 	p.server.Listener = listener
 	p.server.Start()
 	t.Cleanup(p.server.Close)
-
-	p.Issuer = p.server.URL
 	return p
 }
 
