@@ -303,6 +303,13 @@ func (m *Sessions) HandleInvalidation(message string) {
 	}
 }
 
+// CachedSessions returns the number of cached sessions, for metrics.
+func (m *Sessions) CachedSessions() int {
+	m.cache.mu.RLock()
+	defer m.cache.mu.RUnlock()
+	return len(m.cache.entries)
+}
+
 // ResetCache drops every cached session, for when notices may have been lost.
 func (m *Sessions) ResetCache() { m.cache.reset() }
 

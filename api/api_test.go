@@ -548,3 +548,25 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func TestMetrics(t *testing.T) {
+	f := newFixture(t, testenv.SQLite(t), nil)
+	client := f.signUp("metrics@example.com", "long enough password")
+	f.do(client, "GET", "/api/v1/me", nil)
+	f.do(testenv.Client(), "GET", "/api/v1/me", nil)
+
+	r := f.do(testenv.Client(), "GET", "/metrics", nil)
+	body := string(r.Body)
+	if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("status %d, content type %q", r.Status, r.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{`enlace_http_requests_total{class="2xx"} `, `enlace_http_requests_total{class="4xx"} 1`,
+		"enlace_tenant_cache_hosts 1", "enlace_session_cache_entries 1", "# TYPE enlace_tenant_lookups_total counter"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
+	}
+	if strings.Contains(body, "metrics@example.com") {
+		t.Errorf("metrics contain an email")
+	}
+}

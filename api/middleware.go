@@ -151,6 +151,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	if err != nil {
 		status = toError(err).Status
 	}
+	s.requests.add(status)
 
 	level := slog.LevelDebug
 	switch {

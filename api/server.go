@@ -105,6 +105,7 @@ type Server struct {
 	audit       *audit.Recorder
 	limiter     *Limiter
 	now         func() time.Time
+	requests    requestCounts
 }
 
 // New builds the Fiber app with all middleware and API routes. Pages are
@@ -156,6 +157,7 @@ func (s *Server) routes() {
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
+	app.Get("/metrics", s.metrics)
 	app.Get("/api/v1/openapi.json", s.openAPI)
 	s.platformRoutes()
 
