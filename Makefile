@@ -5,7 +5,7 @@ run:
 	go run ./cmd/enlace
 
 test:
-	go test -race ./...
+	go test -race -count=1 ./...
 
 # Starts Enlace with a local OpenID provider so "Sign in with SSO" works.
 demo:
