@@ -179,12 +179,7 @@ func (d *DB) ListUsers(ctx context.Context, tenantID, cursor string, limit int) 
 	if err := rows.Err(); err != nil {
 		return page, err
 	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		last := page.Items[limit-1]
-		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
-	}
-	return page, nil
+	return trimPage(page, limit, func(u accounts.User) (time.Time, string) { return u.CreatedAt, u.ID }), nil
 }
 
 func (d *DB) SetUserFlags(ctx context.Context, tenantID, userID string, isAdmin, disabled bool, now time.Time) error {
@@ -231,10 +226,5 @@ func (d *DB) AuditPage(ctx context.Context, tenantID, cursor string, limit int) 
 	if err := rows.Err(); err != nil {
 		return page, err
 	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		last := page.Items[limit-1]
-		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
-	}
-	return page, nil
+	return trimPage(page, limit, func(e audit.Event) (time.Time, string) { return e.CreatedAt, e.ID }), nil
 }

@@ -147,12 +147,7 @@ func (d *DB) ListSessions(ctx context.Context, tenantID, userID, cursor string, 
 		return page, err
 	}
 
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		last := page.Items[limit-1]
-		page.NextCursor = encodeCursor(last.CreatedAt, last.ID)
-	}
-	return page, nil
+	return trimPage(page, limit, func(s accounts.Session) (time.Time, string) { return s.CreatedAt, s.ID }), nil
 }
 
 func (d *DB) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Time) (int64, error) {
@@ -161,6 +156,18 @@ func (d *DB) DeleteExpiredSessions(ctx context.Context, now, idleBefore time.Tim
 		return 0, fmt.Errorf("sqlstore: delete expired sessions: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+// trimPage cuts a page read with limit+1 rows back to limit and, when the
+// extra row shows that more follow, sets the cursor to the last row kept.
+func trimPage[T any](page accounts.Page[T], limit int, key func(T) (time.Time, string)) accounts.Page[T] {
+	if len(page.Items) <= limit {
+		return page
+	}
+	page.Items = page.Items[:limit]
+	at, id := key(page.Items[limit-1])
+	page.NextCursor = encodeCursor(at, id)
+	return page
 }
 
 // encodeCursor packs the sort key of the last row of a page.

@@ -123,26 +123,3 @@ func (d *DB) AppendAuditEvents(ctx context.Context, events []audit.Event) error 
 	}
 	return nil
 }
-
-// AuditEvents returns the newest events of a tenant, newest first.
-func (d *DB) AuditEvents(ctx context.Context, tenantID string, limit int) ([]audit.Event, error) {
-	rows, err := d.query(ctx, d.db, `
-		SELECT id, tenant_id, user_id, type, ip, request_id, created_at FROM audit_events
-		WHERE tenant_id = ? ORDER BY created_at DESC, id DESC LIMIT ?`, tenantID, limit)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list audit events: %w", err)
-	}
-	defer rows.Close()
-
-	var out []audit.Event
-	for rows.Next() {
-		var e audit.Event
-		var userID sql.NullString
-		if err := rows.Scan(&e.ID, &e.TenantID, &userID, &e.Type, &e.IP, &e.RequestID, &e.CreatedAt); err != nil {
-			return nil, fmt.Errorf("sqlstore: scan audit event: %w", err)
-		}
-		e.UserID = userID.String
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
