@@ -37,6 +37,8 @@ Commands:
   platform-token list        list platform tokens
   platform-token revoke --id ID
                              revoke a platform token
+  user reset-2fa --email E [--slug S]
+                             remove a user's TOTP secret and recovery codes
 
 Configuration comes from environment variables; see the README.
 `
@@ -79,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		err = tenantCommand(ctx, cfg, log, args, stdout)
 	case "platform-token":
 		err = platformTokenCommand(ctx, cfg, log, args, stdout)
+	case "user":
+		err = userCommand(ctx, cfg, log, args, stdout)
 	default:
 		fmt.Fprintf(stderr, "enlace: unknown command %q\n\n%s", command, usage)
 		return 2

@@ -20,6 +20,7 @@ import (
 	"github.com/enlace-auth/enlace/internal/apitest"
 	"github.com/enlace-auth/enlace/internal/testenv"
 	"github.com/enlace-auth/enlace/oidc/oidctest"
+	"github.com/enlace-auth/enlace/totp"
 )
 
 // binary is the enlace command built once for these tests.
@@ -379,5 +380,49 @@ func TestTenantOIDCCLI(t *testing.T) {
 	loc, _ := url.Parse(r.Header.Get("Location"))
 	if got, want := loc.Query().Get("redirect_uri"), "http://acme.localhost:"+strconv.Itoa(server.port)+"/api/v1/auth/oidc/callback"; got != want {
 		t.Errorf("redirect_uri = %q, want %q", got, want)
+	}
+}
+
+func TestUserResetTwoFactor(t *testing.T) {
+	dir := t.TempDir()
+	server := startServer(t, dir, nil)
+	client := testenv.Client()
+	do := func(method, path string, body any) *apitest.Response {
+		return apitest.Do(t, client, apitest.Request{Method: method, URL: server.url() + path, Body: body})
+	}
+	do("POST", "/api/v1/auth/register", map[string]string{"email": "lost@example.com", "password": "long enough password"})
+	do("POST", "/api/v1/auth/login", map[string]string{"email": "lost@example.com", "password": "long enough password"})
+	setup := do("POST", "/api/v1/me/2fa/setup", nil)
+	code, err := totp.GenerateCode(setup.Str("secret"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := do("POST", "/api/v1/me/2fa/confirm", map[string]string{"code": code}); r.Status != 200 {
+		t.Fatalf("confirm: %d %s", r.Status, r.Body)
+	}
+
+	cases := []struct {
+		name   string
+		args   []string
+		code   int
+		output string
+	}{
+		{"missing email", []string{"user", "reset-2fa"}, 2, "needs --email"},
+		{"unknown user", []string{"user", "reset-2fa", "--email", "nobody@example.com"}, 2, "no user with email"},
+		{"reset", []string{"user", "reset-2fa", "--email", "LOST@example.com"}, 0, "removed the TOTP secret"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCommand(t, dir, nil, tc.args...)
+			if code != tc.code || !strings.Contains(stdout+stderr, tc.output) {
+				t.Errorf("exit %d, want %d; stdout %q, stderr %q", code, tc.code, stdout, stderr)
+			}
+		})
+	}
+
+	r := apitest.Do(t, testenv.Client(), apitest.Request{Method: "POST", URL: server.url() + "/api/v1/auth/login",
+		Body: map[string]string{"email": "lost@example.com", "password": "long enough password"}})
+	if r.Status != 200 || r.JSON["user"] == nil {
+		t.Errorf("login after reset still asks for a code: %d %s", r.Status, r.Body)
 	}
 }
