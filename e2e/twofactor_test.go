@@ -194,7 +194,7 @@ func (f *twoFactorFlow) testCodeSignIn(t *testing.T) {
 	// The enrolment used its code's time step, so the server rejects that
 	// code now. A rejected code leaves the pending sign-in in place.
 	f.step(t, "replayed code", submit("verify", input{"code", f.enrolmentCode}),
-		twoFactorPage(http.StatusUnauthorized, twoFactorInvalidCode))
+		twoFactorPage("/login/2fa", http.StatusUnauthorized, twoFactorInvalidCode))
 
 	// The server accepts one code per 30-second time step and account, so
 	// a fresh code needs the next step.
@@ -221,7 +221,7 @@ func (f *twoFactorFlow) testRecoveryCode(t *testing.T) {
 	f.signOut(t, "sign out again")
 	f.signInWithPassword(t, "password again")
 	f.step(t, "reuse code", submit("use-recovery", input{"recovery_code", used}),
-		twoFactorPage(http.StatusUnauthorized, twoFactorInvalidRecovery))
+		twoFactorPage("/login/2fa", http.StatusUnauthorized, twoFactorInvalidRecovery))
 }
 
 // testLinkSSO signs in with another recovery code, links the provider
@@ -310,10 +310,14 @@ func (f *twoFactorFlow) securityPage(location, notice string) page {
 	return page{location: location, status: http.StatusOK, heading: "Security", notice: notice, user: twoFactorEmail}
 }
 
-// twoFactorPage is the 2FA prompt at /login/2fa with the HTTP status and
+// twoFactorPrompt is where a correct password sends a user with 2FA: the
+// prompt, keeping the page the user asked for.
+const twoFactorPrompt = "/login/2fa?return_to=%2Fsettings%2Fsecurity"
+
+// twoFactorPage is the 2FA prompt at location with the HTTP status and
 // the #error text, or "" for none.
-func twoFactorPage(status int64, errorText string) page {
-	return page{location: "/login/2fa", status: status, heading: "Two-factor sign-in", error: errorText}
+func twoFactorPage(location string, status int64, errorText string) page {
+	return page{location: location, status: status, heading: "Two-factor sign-in", error: errorText}
 }
 
 // signOut clicks #logout in a step called name and checks the signed-out
@@ -329,7 +333,7 @@ func (f *twoFactorFlow) signOut(t *testing.T, name string) {
 func (f *twoFactorFlow) signInWithPassword(t *testing.T, name string) {
 	t.Helper()
 	f.step(t, name, submit("sign-in", input{"email", twoFactorEmail}, input{"password", twoFactorPassword}),
-		twoFactorPage(http.StatusOK, ""))
+		twoFactorPage(twoFactorPrompt, http.StatusOK, ""))
 }
 
 // checkTwoFactorEnabled checks the 2FA section of the security page for a

@@ -21,14 +21,16 @@ func (p *Pages) mountTwoFactor(app *fiber.App) {
 }
 
 func (p *Pages) twoFactorPage(c *fiber.Ctx) error {
-	return p.render(c, fiber.StatusOK, "login_2fa", view{Title: "Two-factor sign-in"})
+	return p.render(c, fiber.StatusOK, "login_2fa", view{Title: "Two-factor sign-in",
+		ReturnTo: api.SafeReturnPath(c.Query("return_to"), afterLogin)})
 }
 
 func (p *Pages) twoFactorSubmit(c *fiber.Ctx) error {
+	v := view{Title: "Two-factor sign-in", ReturnTo: api.SafeReturnPath(c.FormValue("return_to"), afterLogin)}
 	if _, err := p.server.CompleteTwoFactor(c, c.FormValue("code"), c.FormValue("recovery_code")); err != nil {
-		return p.formError(c, "login_2fa", view{Title: "Two-factor sign-in"}, err)
+		return p.formError(c, "login_2fa", v, err)
 	}
-	return c.Redirect(afterLogin, fiber.StatusSeeOther)
+	return c.Redirect(v.ReturnTo, fiber.StatusSeeOther)
 }
 
 // requiredSetupPage shows enrolment to a user whose password sign-in is

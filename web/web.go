@@ -218,7 +218,7 @@ func shownError(msg string) string {
 func afterPassword(res api.LoginResult, returnTo string) string {
 	switch {
 	case res.Requires2FA:
-		return "/login/2fa"
+		return "/login/2fa?return_to=" + url.QueryEscape(returnTo)
 	case res.Requires2FASet:
 		return "/login/2fa/setup"
 	}
