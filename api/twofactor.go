@@ -123,9 +123,16 @@ func (s *Server) loadPending(c *fiber.Ctx, purpose string) (pendingSignIn, error
 }
 
 // finishPending consumes the pending sign-in and starts the session.
+//
+// Of two concurrent code checks for one pending sign-in only one gets a
+// session. After a set-up, the pending state is taken but not required:
+// enabling TOTP already happened exactly once (it needs a secret that is
+// not yet enabled), and failing now, because the state expired during the
+// request, would leave 2FA on with the recovery codes never shown.
 func (s *Server) finishPending(c *fiber.Ctx, p pendingSignIn) (accounts.User, error) {
 	ctx := c.UserContext()
-	if _, err := s.pending.Take(ctx, pendingKey(p.TenantID, c.Cookies(PendingCookie))); err != nil {
+	_, err := s.pending.Take(ctx, pendingKey(p.TenantID, c.Cookies(PendingCookie)))
+	if err != nil && p.Purpose != pendingSetup {
 		return accounts.User{}, errNoPending
 	}
 	s.clearPending(c)
