@@ -122,7 +122,9 @@ func TestBadInput(t *testing.T) {
 			{"cross-site fetch", "POST", "/api/v1/auth/register", `{}`, map[string]string{"Sec-Fetch-Site": "cross-site"}, 403, "cross_origin_rejected", "cross-site"},
 			{"same-site fetch", "POST", "/api/v1/auth/logout", nil, map[string]string{"Sec-Fetch-Site": "same-site"}, 403, "cross_origin_rejected", "same-site"},
 			{"bad page size", "GET", "/api/v1/me/sessions?limit=0", nil, nil, 401, "unauthenticated", "not signed in"},
-			{"unknown route", "GET", "/api/v1/nope", nil, nil, 404, "not_found", "no such endpoint"},
+			{"unknown route", "GET", "/api/v1/nope", nil, nil, 404, "not_found", "/api/v1/openapi.json"},
+			{"unknown field names accepted", "POST", "/api/v1/auth/register", `{"username":"a"}`, nil, 400, "unknown_field", "this endpoint accepts email, password, display_name"},
+			{"wrong method", "PUT", "/api/v1/auth/login", `{}`, nil, 405, "method_not_allowed", "use POST"},
 		}
 
 		for _, tc := range cases {

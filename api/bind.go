@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"reflect"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -36,7 +37,11 @@ func decodeJSON(body []byte, dst any) error {
 	dec.DisallowUnknownFields()
 
 	if err := dec.Decode(dst); err != nil {
-		return jsonError(err)
+		e := jsonError(err)
+		if e.Code == "unknown_field" {
+			e.Message += "; this endpoint accepts " + strings.Join(jsonFields(dst), ", ")
+		}
+		return e
 	}
 	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
 		return newError(fiber.StatusBadRequest, "malformed_json", "request body must contain a single JSON object")
@@ -97,4 +102,23 @@ func jsonKind(b byte) string {
 		return "null"
 	}
 	return "number"
+}
+
+// jsonFields lists the JSON field names of the struct that dst points to.
+func jsonFields(dst any) []string {
+	t := reflect.TypeOf(dst)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		if name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return names
 }

@@ -108,7 +108,7 @@ func fiberError(e *fiber.Error) *Error {
 	case fiber.StatusRequestEntityTooLarge:
 		return newError(e.Code, "body_too_large", "request body is larger than %d KiB; send a smaller body", maxBodyBytes/1024)
 	case fiber.StatusNotFound:
-		return newError(e.Code, "not_found", "no such endpoint; see the API reference for the available paths")
+		return newError(e.Code, "not_found", "no such endpoint; the API reference is at /api/v1/openapi.json")
 	case fiber.StatusMethodNotAllowed:
 		return newError(e.Code, "method_not_allowed", "method not allowed on this path")
 	}
@@ -130,6 +130,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	}
 	if e.RetryAfter > 0 {
 		c.Set(fiber.HeaderRetryAfter, RetryAfterSeconds(e.RetryAfter))
+	}
+	if allow := c.GetRespHeader(fiber.HeaderAllow); e.Status == fiber.StatusMethodNotAllowed && allow != "" {
+		e = &Error{Status: e.Status, Code: e.Code, Message: e.Message + "; use " + allow}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 

@@ -81,7 +81,7 @@ func (l *Limiter) Hit(ctx context.Context, rule Rule, tenantID, subject string) 
 		return &Error{
 			Status:     fiber.StatusTooManyRequests,
 			Code:       "rate_limited",
-			Message:    fmt.Sprintf("too many attempts; try again in %d seconds", int((ttl+time.Second-1)/time.Second)),
+			Message:    "too many attempts; try again in " + humanDuration(ttl),
 			RetryAfter: ttl,
 		}
 	}
@@ -103,3 +103,13 @@ func (s *Server) Limiter() *Limiter { return s.limiter }
 
 // Limits returns the configured rate limit rules.
 func (s *Server) Limits() RateLimits { return s.opts.RateLimits }
+
+// humanDuration rounds d up to whole seconds, or whole minutes from two
+// minutes on.
+func humanDuration(d time.Duration) string {
+	seconds := int((d + time.Second - 1) / time.Second)
+	if seconds < 120 {
+		return fmt.Sprintf("%d seconds", seconds)
+	}
+	return fmt.Sprintf("%d minutes", (seconds+59)/60)
+}

@@ -11,7 +11,9 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/enlace-auth/enlace/e2e/idpharness"
 )
@@ -35,6 +37,15 @@ func main() {
 	}
 }
 
+// nodeVersion returns `node --version`, for error messages.
+func nodeVersion() string {
+	out, err := exec.Command("node", "--version").Output()
+	if err != nil {
+		return "node (version unknown: " + err.Error() + ")"
+	}
+	return "node " + strings.TrimSpace(string(out))
+}
+
 func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -51,9 +62,12 @@ func run() error {
 
 	idp, err := idpharness.StartProcess(ctx, []idpharness.Client{{
 		ID: clientID, Secret: clientSecret, RedirectURIs: []string{base + "/api/v1/auth/oidc/callback"},
-	}}, accounts, idpharness.Options{})
+	}}, accounts, idpharness.Options{StartTimeout: 2 * time.Minute})
 	if err != nil {
-		return fmt.Errorf("start the OpenID provider (run `npm ci --prefix e2e/idp` first): %w", err)
+		if _, statErr := os.Stat(filepath.Join("e2e", "idp", "node_modules", "oidc-provider")); statErr != nil {
+			return fmt.Errorf("start the OpenID provider (run `npm ci --prefix e2e/idp` first): %w", err)
+		}
+		return fmt.Errorf("start the OpenID provider with %s: %w", nodeVersion(), err)
 	}
 	defer idp.Stop()
 
