@@ -48,7 +48,7 @@ type Principal struct {
 	User    User
 }
 
-// Sessions issues, checks and revokes sessions. Checks are answered from an
+// Sessions issues, checks and revokes sessions. Checks are served from an
 // in-process cache; a revocation deletes the row, drops the local entry and
 // publishes a notice that drops it on every other replica.
 type Sessions struct {

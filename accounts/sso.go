@@ -62,7 +62,7 @@ type Identity struct {
 	CreatedAt time.Time
 }
 
-// ExternalIdentity is what a verified sign-in at a provider established.
+// ExternalIdentity is the user as a verified sign-in at a provider established it.
 type ExternalIdentity struct {
 	Issuer        string
 	Subject       string

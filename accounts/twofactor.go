@@ -35,9 +35,9 @@ var (
 	ErrTOTPNotEnabled = errors.New("2FA is not enabled")
 	// ErrTOTPNoPending means confirm came before setup.
 	ErrTOTPNoPending = errors.New("no 2FA enrolment in progress; call setup first")
-	// ErrInvalidTOTPCode is the answer to a wrong or reused code.
+	// ErrInvalidTOTPCode means the code is wrong or was already used.
 	ErrInvalidTOTPCode = errors.New("invalid 2FA code")
-	// ErrInvalidRecoveryCode is the answer to a wrong or used recovery code.
+	// ErrInvalidRecoveryCode means the recovery code is wrong or was already used.
 	ErrInvalidRecoveryCode = errors.New("invalid recovery code")
 	// ErrWrongPassword means the password given to confirm a change is wrong.
 	ErrWrongPassword = errors.New("password is incorrect")

@@ -18,7 +18,7 @@ import (
 	"github.com/enlace-auth/enlace/tenant"
 )
 
-// AdminStore is what the tenant admin API reads and changes directly.
+// AdminStore is the storage that the tenant admin API reads and changes directly.
 type AdminStore interface {
 	ListUsers(ctx context.Context, tenantID, cursor string, limit int) (accounts.Page[accounts.User], error)
 	SetUserFlags(ctx context.Context, tenantID, userID string, isAdmin, disabled bool, now time.Time) error

@@ -39,7 +39,7 @@ func newError(status int, code, format string, args ...any) *Error {
 	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// toError maps any error onto the client-safe Error it answers with.
+// toError maps any error onto the client-safe Error sent in its place.
 func toError(err error) *Error {
 	var apiErr *Error
 	if errors.As(err, &apiErr) {
@@ -154,7 +154,7 @@ func RetryAfterSeconds(d time.Duration) string {
 }
 
 // detailAfter returns the part of err's message after the text of
-// sentinel, which says what was wrong, or the sentinel's text alone.
+// sentinel, which describes what was wrong, or the sentinel's text alone.
 func detailAfter(err, sentinel error) string {
 	msg := err.Error()
 	if i := strings.LastIndex(msg, sentinel.Error()+": "); i >= 0 {

@@ -9,7 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// requestCounts counts answered requests by status class, 1xx to 5xx.
+// requestCounts counts completed requests by status class, 1xx to 5xx.
 type requestCounts [6]atomic.Int64
 
 func (r *requestCounts) add(status int) {
@@ -25,8 +25,8 @@ type cacheStats interface {
 }
 
 // metrics writes counters and gauges in the Prometheus text format. It
-// holds counts only, never ids or hosts, so it is safe to serve on the
-// public port; put it behind the proxy's access rules all the same.
+// contains counts only, never ids or hosts, so it is safe on the public
+// port. Operators may still restrict it at the proxy.
 func (s *Server) metrics(c *fiber.Ctx) error {
 	var b strings.Builder
 	write := func(name, kind, help string, lines ...string) {

@@ -31,7 +31,7 @@ const (
 // SessionCookie is the name of the browser session cookie.
 const SessionCookie = "enlace_session"
 
-// requestClient is what the request says about its client, after the
+// requestClient describes the client of a request, after the
 // trusted-proxy rules.
 type requestClient struct {
 	IP        string
@@ -284,7 +284,7 @@ func SessionError(c *fiber.Ctx) error {
 	return err
 }
 
-// errNotSignedIn answers a protected request without a session cookie.
+// errNotSignedIn rejects a protected request without a session cookie.
 var errNotSignedIn = newError(fiber.StatusUnauthorized, "unauthenticated", "not signed in; sign in and send the session cookie")
 
 // requireSession rejects requests without a valid session.
@@ -316,7 +316,7 @@ func (s *Server) SetSessionCookie(c *fiber.Ctx, token string, session accounts.S
 	})
 }
 
-// ClearSessionCookie tells the browser to drop the session cookie.
+// ClearSessionCookie sends an expired session cookie, which deletes it in the browser.
 func (s *Server) ClearSessionCookie(c *fiber.Ctx) {
 	c.Cookie(&fiber.Cookie{
 		Name:     SessionCookie,

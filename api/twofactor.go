@@ -28,12 +28,12 @@ const (
 	pendingSetup  = "setup"  // 2FA is required and the user must enrol
 )
 
-// errSSORequired answers a password sign-in of an SSO-linked account while
+// errSSORequired rejects a password sign-in of an SSO-linked account while
 // 2FA is required, because such an account cannot hold a TOTP factor.
 var errSSORequired = newError(fiber.StatusForbidden, "sso_required",
 	"this organisation requires two-factor sign-in and your account is linked to SSO; use Sign in with SSO")
 
-// errNoPending answers a 2FA step without a pending sign-in.
+// errNoPending rejects a 2FA step without a pending sign-in.
 var errNoPending = newError(fiber.StatusUnauthorized, "no_pending_sign_in",
 	"no sign-in is waiting for a second factor, or it expired after 5 minutes; sign in with your password again")
 
@@ -125,9 +125,9 @@ func (s *Server) loadPending(c *fiber.Ctx, purpose string) (pendingSignIn, error
 // finishPending consumes the pending sign-in and starts the session.
 //
 // Of two concurrent code checks for one pending sign-in only one gets a
-// session. After a set-up, the pending state is taken but not required:
-// enabling TOTP already happened exactly once (it needs a secret that is
-// not yet enabled), and failing now, because the state expired during the
+// session. After a set-up, the pending state is taken but not required.
+// Enabling TOTP already happened exactly once, because it needs a secret
+// that is not yet enabled. Failing now, when the state expired during the
 // request, would leave 2FA on with the recovery codes never shown.
 func (s *Server) finishPending(c *fiber.Ctx, p pendingSignIn) (accounts.User, error) {
 	ctx := c.UserContext()

@@ -38,7 +38,7 @@ type StateStore interface {
 	Take(ctx context.Context, key string) ([]byte, error)
 }
 
-// Config is what one flow needs to know about the tenant's provider.
+// Config is the tenant's provider as one flow needs it.
 type Config struct {
 	TenantID     string
 	IssuerURL    string

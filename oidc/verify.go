@@ -60,7 +60,7 @@ func (d *numericDate) UnmarshalJSON(b []byte) error {
 // tokenCheck is one step of ID token verification.
 type tokenCheck func(c *idTokenClaims, want expectations) error
 
-// expectations are what the ID token must match.
+// expectations are the values the ID token must match.
 type expectations struct {
 	issuer   string
 	clientID string

@@ -30,7 +30,7 @@ func NewService(store Store, bus Publisher, now func() time.Time) *Service {
 	return &Service{store: store, bus: bus, now: now}
 }
 
-// CreateInput is what a new tenant needs. The first domain becomes primary.
+// CreateInput is the input of a new tenant. The first domain becomes primary.
 type CreateInput struct {
 	Slug    string
 	Name    string
@@ -110,7 +110,7 @@ func (s *Service) Domains(ctx context.Context, tenantID string) ([]Domain, error
 	return s.store.TenantDomains(ctx, tenantID)
 }
 
-// announce tells every replica to drop its cached tenants. A failure is not
+// announce publishes a notice that makes every replica drop its cached tenants. A failure is not
 // fatal: resolver entries also expire on their own.
 func (s *Service) announce(ctx context.Context) {
 	if s.bus == nil {

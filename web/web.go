@@ -25,7 +25,7 @@ var templateFiles embed.FS
 //go:embed static
 var staticFiles embed.FS
 
-// afterLogin is where a sign-in lands without a return path.
+// afterLogin is the landing page of a sign-in without a return path.
 const afterLogin = "/settings/security"
 
 // notices are the fixed messages a redirect may ask a page to show.
@@ -148,7 +148,7 @@ func (p *Pages) RenderError(c *fiber.Ctx, status int, message string) error {
 }
 
 // formError shows err on the page it came from, with the status the API
-// would answer; server errors go to the error handler.
+// would return; server errors go to the error handler.
 func (p *Pages) formError(c *fiber.Ctx, name string, v view, err error) error {
 	var validation *accounts.ValidationError
 	if errors.As(err, &validation) {
@@ -213,8 +213,8 @@ func shownError(msg string) string {
 	return "Sign-in failed; try again."
 }
 
-// afterPassword is where a correct password leads: the code prompt, 2FA
-// enrolment, or the page the user asked for.
+// afterPassword returns the page a correct password leads to: the code
+// prompt, 2FA enrolment, or the page the user requested.
 func afterPassword(res api.LoginResult, returnTo string) string {
 	switch {
 	case res.Requires2FA:
