@@ -1,5 +1,5 @@
 // Package accounts owns users, password hashing, sessions and the rules of
-// who may sign in. It knows nothing of HTTP.
+// who may sign in. It does not depend on HTTP.
 package accounts
 
 import (
@@ -11,8 +11,8 @@ import (
 )
 
 var (
-	// ErrInvalidCredentials is the one answer for an unknown email and a
-	// wrong password alike.
+	// ErrInvalidCredentials is returned for an unknown email and a wrong
+	// password alike.
 	ErrInvalidCredentials = errors.New("invalid credentials")
 	// ErrEmailTaken means the tenant already has a user with that email,
 	// compared case-insensitively.
@@ -68,6 +68,11 @@ type ClientInfo struct {
 	IP        string
 	UserAgent string
 	RequestID string
+}
+
+// event returns the audit event of an action by this client.
+func (c ClientInfo) event(tenantID, userID, eventType string, details map[string]string) audit.Event {
+	return audit.Event{TenantID: tenantID, UserID: userID, Type: eventType, IP: c.IP, RequestID: c.RequestID, Details: details}
 }
 
 // Page is one page of a keyset-paginated list.

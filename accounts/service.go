@@ -209,12 +209,5 @@ func (s *Service) RecordSession(ctx context.Context, tenantID, userID, eventType
 }
 
 func (s *Service) record(ctx context.Context, tenantID, userID, eventType string, client ClientInfo, details map[string]string) {
-	s.audit.Record(ctx, audit.Event{
-		TenantID:  tenantID,
-		UserID:    userID,
-		Type:      eventType,
-		IP:        client.IP,
-		RequestID: client.RequestID,
-		Details:   details,
-	})
+	s.audit.Record(ctx, client.event(tenantID, userID, eventType, details))
 }

@@ -132,7 +132,7 @@ func (s *SSO) SignIn(ctx context.Context, t *tenant.Tenant, ext ExternalIdentity
 		return User{}, fmt.Errorf("accounts: find user by email: %w", err)
 	}
 
-	// Rule 3: a new account, whatever email_verified says, but only at a
+	// Rule 3: a new account, whatever the value of email_verified, but only at a
 	// domain the tenant accepts for new accounts.
 	if !emailDomainAllowed(email, t.AllowedEmailDomains) {
 		s.record(ctx, t.ID, "", auditSSORejected, client, map[string]string{"reason": "email_domain_not_allowed"})
@@ -211,12 +211,9 @@ func (s *SSO) createUser(ctx context.Context, t *tenant.Tenant, ext ExternalIden
 		return User{}, fmt.Errorf("accounts: create user: %w", err)
 	}
 
-	event := func(eventType string, details map[string]string) audit.Event {
-		return audit.Event{TenantID: t.ID, UserID: created.ID, Type: eventType, IP: client.IP, RequestID: client.RequestID, Details: details}
-	}
 	s.audit.RecordAll(ctx,
-		event(audit.TypeRegister, map[string]string{"method": "oidc", "is_admin": fmt.Sprint(created.IsAdmin)}),
-		event(auditSSOLogin, map[string]string{"rule": LinkedByNewUser}))
+		client.event(t.ID, created.ID, audit.TypeRegister, map[string]string{"method": "oidc", "is_admin": fmt.Sprint(created.IsAdmin)}),
+		client.event(t.ID, created.ID, auditSSOLogin, map[string]string{"rule": LinkedByNewUser}))
 	return created, nil
 }
 
@@ -286,6 +283,5 @@ func (s *SSO) Identities(ctx context.Context, tenantID, userID string) ([]Identi
 }
 
 func (s *SSO) record(ctx context.Context, tenantID, userID, eventType string, client ClientInfo, details map[string]string) {
-	s.audit.Record(ctx, audit.Event{TenantID: tenantID, UserID: userID, Type: eventType, IP: client.IP,
-		RequestID: client.RequestID, Details: details})
+	s.audit.Record(ctx, client.event(tenantID, userID, eventType, details))
 }

@@ -339,5 +339,5 @@ func (f *TwoFactor) UseRecoveryCode(ctx context.Context, tenantID, userID, code 
 }
 
 func (f *TwoFactor) record(ctx context.Context, tenantID, userID, eventType string, client ClientInfo) {
-	f.audit.Record(ctx, audit.Event{TenantID: tenantID, UserID: userID, Type: eventType, IP: client.IP, RequestID: client.RequestID})
+	f.audit.Record(ctx, client.event(tenantID, userID, eventType, nil))
 }

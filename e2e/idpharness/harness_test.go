@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/enlace-auth/enlace/e2e/idpharness"
+	"github.com/enlace-auth/enlace/internal/browsertest"
 	"github.com/enlace-auth/enlace/internal/testenv"
 )
 
@@ -477,63 +476,14 @@ func randomString(t *testing.T) string {
 	return hex.EncodeToString(b)
 }
 
-// The browser helpers below repeat the ones in e2e/browser_test.go, which
-// a test file in another package cannot import.
-
-// chromiumEnv names the variable that overrides the browser path.
-const chromiumEnv = "ENLACE_TEST_CHROMIUM"
-
-// defaultChromium is the path of Debian's chromium package.
-const defaultChromium = "/usr/bin/chromium"
-
 // chromiumPath returns the browser to drive, or skips t when it is missing.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
-	path := os.Getenv(chromiumEnv)
-	if path == "" {
-		path = defaultChromium
-	}
-
-	resolved, err := exec.LookPath(path)
-	if err != nil {
-		testenv.Skip(t, "Chromium not found: %v; install the chromium package or set %s to the browser's path", err, chromiumEnv)
-	}
-	return resolved
+	return browsertest.ChromiumPath(t)
 }
 
-// startBrowser starts a headless Chromium with a fresh profile and returns
-// its tab's context. The context ends after timeout, which closes the
-// browser, so a hung step fails the test instead of blocking it.
+// startBrowser starts a headless Chromium; see browsertest.Start.
 func startBrowser(t *testing.T, path string, timeout time.Duration) context.Context {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.NoSandbox,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		// These flags stop the connections that Chromium opens to outside
-		// hosts on its own, such as component updates and sync, so the test
-		// reaches only its loopback servers.
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	}
-
-	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
-	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	ctx, cancelTab := chromedp.NewContext(ctx)
-	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc()
-		cancelTimeout()
-	})
-
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium at %s: %v", path, err)
-	}
-	return ctx
+	return browsertest.Start(t, path, timeout)
 }

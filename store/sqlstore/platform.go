@@ -68,21 +68,7 @@ func (d *DB) RevokePlatformToken(ctx context.Context, id string, now time.Time) 
 
 // ListTenantsPage returns tenants ordered by slug, after the cursor slug.
 func (d *DB) ListTenantsPage(ctx context.Context, after string, limit int) ([]tenant.Tenant, error) {
-	rows, err := d.query(ctx, d.db, `SELECT `+tenantColumns+` FROM tenants t WHERE t.slug > ? ORDER BY t.slug LIMIT ?`, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("sqlstore: list tenants: %w", err)
-	}
-	defer rows.Close()
-
-	var out []tenant.Tenant
-	for rows.Next() {
-		t, err := scanTenant(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlstore: scan tenant: %w", err)
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return d.queryTenants(ctx, `SELECT `+tenantColumns+` FROM tenants t WHERE t.slug > ? ORDER BY t.slug LIMIT ?`, after, limit)
 }
 
 func (d *DB) UpdateTenant(ctx context.Context, t tenant.Tenant) error {

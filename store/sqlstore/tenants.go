@@ -102,7 +102,12 @@ func (d *DB) TenantByDomain(ctx context.Context, domain string) (tenant.Tenant, 
 }
 
 func (d *DB) ListTenants(ctx context.Context) ([]tenant.Tenant, error) {
-	rows, err := d.query(ctx, d.db, `SELECT `+tenantColumns+` FROM tenants t ORDER BY t.slug`)
+	return d.queryTenants(ctx, `SELECT `+tenantColumns+` FROM tenants t ORDER BY t.slug`)
+}
+
+// queryTenants runs a query selecting tenantColumns and scans every row.
+func (d *DB) queryTenants(ctx context.Context, query string, args ...any) ([]tenant.Tenant, error) {
+	rows, err := d.query(ctx, d.db, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: list tenants: %w", err)
 	}
