@@ -49,7 +49,7 @@ type Principal struct {
 }
 
 // Sessions issues, checks and revokes sessions. Checks are served from an
-// in-process cache; a revocation deletes the row, drops the local entry and
+// in-process cache. A revocation deletes the row, drops the local entry and
 // publishes a notice that drops it on every other replica.
 type Sessions struct {
 	store       Store

@@ -18,7 +18,7 @@ const (
 )
 
 // ValidationError lists the invalid fields of a request, each with a
-// message that says what is accepted.
+// message that states what is accepted.
 type ValidationError struct {
 	Fields map[string]string
 }

@@ -50,7 +50,7 @@ func (s *Server) requireAdmin(c *fiber.Ctx) error {
 
 // canonicalUUID returns id in the lower-case hyphenated form that Enlace
 // stores. uuid.Parse also accepts upper case, no hyphens, braces and a
-// urn:uuid: prefix; comparing ids in those forms as strings would let one
+// urn:uuid: prefix. Comparing ids in those forms as strings would let one
 // user pass for another.
 func canonicalUUID(id string) (string, bool) {
 	u, err := uuid.Parse(id)

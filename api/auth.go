@@ -174,7 +174,7 @@ func (s *Server) Logout(c *fiber.Ctx) error {
 	return nil
 }
 
-// verify answers forward-auth requests from reverse proxies: 200 with the
+// verify serves forward-auth requests from reverse proxies: 200 with the
 // user in headers for a valid session, 401 otherwise.
 func (s *Server) verify(c *fiber.Ctx) error {
 	p := Principal(c)

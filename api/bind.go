@@ -12,7 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// maxBodyBytes caps every request body; Fiber answers 413 past it.
+// maxBodyBytes caps every request body; Fiber rejects a larger body with 413.
 const maxBodyBytes = 64 * 1024
 
 // bindJSON decodes the request body into dst strictly: one JSON object,

@@ -22,7 +22,7 @@ const callbackPath = "/api/v1/auth/oidc/callback"
 // who started linking.
 var errLinkUserChanged = errors.New("sign in as the user who started linking, then try again")
 
-// errOIDCNotEnabled answers SSO requests on a tenant without a provider.
+// errOIDCNotEnabled rejects SSO requests on a tenant without a provider.
 var errOIDCNotEnabled = newError(fiber.StatusNotFound, "oidc_not_enabled", "%s", oidc.ErrNotEnabled.Error())
 
 // flowConfig returns the tenant's enabled provider as a flow configuration.

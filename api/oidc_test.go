@@ -66,7 +66,7 @@ func (f *ssoFixture) start(client *http.Client, path string) string {
 	return r.Header.Get("Location")
 }
 
-// signIn runs a whole SSO sign-in in client and returns the callback's answer.
+// signIn runs a whole SSO sign-in in client and returns the callback's response.
 func (f *ssoFixture) signIn(client *http.Client) *apitest.Response {
 	f.t.Helper()
 	callback := f.idp.Authorize(f.t, nil, f.start(client, "/api/v1/auth/oidc/login?return_to=/welcome"))
@@ -123,7 +123,7 @@ func TestSSOProviderFaults(t *testing.T) {
 		{"nonce missing", oidctest.Faults{NoNonce: true}, nil, "ID token rejected: nonce is missing"},
 		{"nonce wrong", oidctest.Faults{Nonce: "forged"}, nil, "ID token rejected: nonce does not match"},
 		{"access denied", oidctest.Faults{AuthorizeError: "access_denied"}, nil, "identity provider returned an error: access_denied"},
-		{"token endpoint error", oidctest.Faults{TokenError: "invalid_grant"}, nil, "token exchange with the identity provider failed: the provider answered invalid_grant"},
+		{"token endpoint error", oidctest.Faults{TokenError: "invalid_grant"}, nil, "token exchange with the identity provider failed: the provider returned error invalid_grant"},
 		{"userinfo subject mismatch", oidctest.Faults{UserinfoSubject: "someone-else"},
 			&oidctest.User{Subject: "sub-u", Claims: map[string]any{}, UserinfoClaims: map[string]any{"email": "fault@example.com", "email_verified": true}},
 			"userinfo rejected: userinfo subject"},

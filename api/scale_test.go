@@ -18,7 +18,7 @@ import (
 const scaleTenants = 10_000
 
 // TestTenThousandTenants creates 10,000 tenants through the platform
-// API and shows that host resolution is answered from the in-process
+// API and shows that host resolution is served from the in-process
 // cache once every host has been seen: a second pass over all hosts makes
 // no store look-up.
 func TestTenThousandTenants(t *testing.T) {

@@ -130,7 +130,7 @@ func (m *Memory) Publish(_ context.Context, channel, message string) error {
 	m.mu.Unlock()
 
 	// Handlers run before Publish returns, so an invalidation is in force
-	// in this process by the time the caller answers its request.
+	// in this process by the time the caller responds to its request.
 	for _, h := range handlers {
 		h(message)
 	}

@@ -106,7 +106,7 @@ func (r *Redis) Subscribe(ctx context.Context, channel string, onMessage func(st
 	defer sub.Close()
 
 	// go-redis (v9.23) blocks in Receive until a message arrives, whatever
-	// the context says, so closing the subscription is what ends the wait.
+	// the state of the context, so closing the subscription ends the wait.
 	stop := context.AfterFunc(ctx, func() { _ = sub.Close() })
 	defer stop()
 

@@ -201,7 +201,7 @@ func (p *Providers) discover(ctx context.Context, issuer string) (sharedDocument
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return sharedDocument{}, fmt.Errorf("%w: discovery at %s answered %d", ErrUnavailable, wellKnown, resp.StatusCode)
+		return sharedDocument{}, fmt.Errorf("%w: discovery at %s returned HTTP %d", ErrUnavailable, wellKnown, resp.StatusCode)
 	}
 
 	var config gooidc.ProviderConfig

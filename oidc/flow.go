@@ -310,9 +310,9 @@ func exchangeReason(err error) string {
 	var retrieve *oauth2.RetrieveError
 	if errors.As(err, &retrieve) {
 		if retrieve.ErrorCode != "" {
-			return "the provider answered " + retrieve.ErrorCode
+			return "the provider returned error " + retrieve.ErrorCode
 		}
-		return fmt.Sprintf("the provider answered HTTP %d", retrieve.Response.StatusCode)
+		return fmt.Sprintf("the provider returned HTTP %d", retrieve.Response.StatusCode)
 	}
 	return "the provider could not be reached"
 }

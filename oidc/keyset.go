@@ -152,7 +152,7 @@ func fetchJWKS(ctx context.Context, client *http.Client, jwksURL string) ([]jose
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%w: fetch signing keys: %s answered %d", ErrUnavailable, jwksURL, resp.StatusCode)
+		return nil, fmt.Errorf("%w: fetch signing keys: %s returned HTTP %d", ErrUnavailable, jwksURL, resp.StatusCode)
 	}
 
 	var set jose.JSONWebKeySet

@@ -1,7 +1,7 @@
 // Package oidc is Enlace's OpenID Connect relying party: cached discovery
 // and signing keys, the authorization request with state, nonce and PKCE,
 // the state store, the code exchange, the ID token and userinfo checks and
-// claim normalisation. It reports who the provider says the user is;
+// claim normalisation. It reports the user as the provider identifies them;
 // package accounts decides which local user that is.
 package oidc
 
@@ -24,7 +24,7 @@ var (
 	ErrClaims        = errors.New("identity provider returned invalid claims")
 )
 
-// Claims is what a verified sign-in established about the user.
+// Claims are the facts about the user that a verified sign-in established.
 type Claims struct {
 	Issuer        string
 	Subject       string

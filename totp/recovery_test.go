@@ -10,7 +10,7 @@ import (
 
 var recoveryCodeFormat = regexp.MustCompile(`^[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{5}-[23456789ABCDEFGHJKMNPQRSTUVWXYZ]{5}$`)
 
-// testKey stands in for the key derived from ENLACE_SECRET_KEY.
+// testKey replaces the key derived from ENLACE_SECRET_KEY.
 var testKey = []byte("recovery code test key")
 
 func mustNewRecoveryCodes(t *testing.T, n int) (plain, hashes []string) {

@@ -106,7 +106,7 @@ func runCommand(t *testing.T, dir string, vars map[string]string, args ...string
 	return 0, stdout.String(), stderr.String()
 }
 
-// startServer runs `enlace serve` in dir and waits until /healthz answers.
+// startServer runs `enlace serve` in dir and waits until /healthz returns 200.
 func startServer(t *testing.T, dir string, vars map[string]string) *process {
 	t.Helper()
 	p := &process{port: freePort(t)}

@@ -37,7 +37,7 @@ func tenantCommand(ctx context.Context, cfg *config.Config, log *slog.Logger, ar
 	defer db.Close()
 
 	// Other replicas learn of the change through Redis when it is configured;
-	// with the in-process store a running server sees it within a minute.
+	// with the in-process store a running server picks it up within a minute.
 	var bus tenant.Publisher
 	if cfg.RedisURL != "" {
 		r, err := kv.NewRedis(cfg.RedisURL, redisKeyPrefix, log)
@@ -157,7 +157,7 @@ func tenantOIDC(ctx context.Context, db *sqlstore.DB, idp *tenant.IdPService, pr
 
 	switch args[0] {
 	case "set":
-		// Discovery must answer and name the same issuer before anything is stored.
+		// Discovery must succeed and name the same issuer before anything is stored.
 		if _, err := providers.Discover(ctx, *issuer); err != nil {
 			return fmt.Errorf("%w: %v", tenant.ErrInvalid, err)
 		}

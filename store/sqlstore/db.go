@@ -161,7 +161,7 @@ func sqliteDSN(path string) string {
 // Dialect returns "postgres" or "sqlite".
 func (d *DB) Dialect() string { return d.dialect.name }
 
-// Ping checks that the database answers.
+// Ping checks that the database is reachable.
 func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
 
 // Close closes the connection pool.
