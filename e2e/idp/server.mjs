@@ -194,7 +194,9 @@ async function loopbackFetch(url, options) {
 // Generates a fresh RS256 signing key, the ID token algorithm that clients get
 // by default, so no key is stored in the repository.
 function signingKey() {
+  const begin = performance.now();
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  process.stderr.write(`idp: signing key generated in ${Math.round(performance.now() - begin)} ms\n`);
   return {
     ...privateKey.export({ format: 'jwk' }), kid: randomUUID(), use: 'sig', alg: 'RS256',
   };

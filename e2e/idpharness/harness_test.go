@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -486,4 +489,84 @@ func chromiumPath(t *testing.T) string {
 func startBrowser(t *testing.T, path string, timeout time.Duration) context.Context {
 	t.Helper()
 	return browsertest.Start(t, path, timeout)
+}
+
+func TestStartProcessRetriesStalledStart(t *testing.T) {
+	t.Parallel()
+	node, dir, err := idpharness.Locate()
+	if err != nil {
+		testenv.Skip(t, "%v", err)
+	}
+
+	// A stand-in for Node.js that hangs on its first run, as a provider
+	// stalled before it listens would, and runs the real one after that.
+	marker := filepath.Join(t.TempDir(), "first-run-done")
+	script := filepath.Join(t.TempDir(), "node")
+	body := fmt.Sprintf("#!/bin/sh\nif [ ! -e %q ]; then : > %q; exec sleep 60; fi\nexec %q \"$@\"\n", marker, marker, node)
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	process, err := idpharness.StartProcess(context.Background(),
+		[]idpharness.Client{{ID: testClientID, Secret: testClientSecret, RedirectURIs: []string{"http://127.0.0.1:1/callback"}}},
+		[]idpharness.Account{alice}, idpharness.Options{Dir: dir, Node: script, StartTimeout: 8 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer process.Stop()
+
+	// A loaded machine may stall the real provider too, so a second
+	// retry is allowed; the first one must be the stand-in's.
+	if len(process.Retries) == 0 {
+		t.Fatal("Retries is empty, want the stalled first try")
+	}
+	if !errors.Is(process.Retries[0], idpharness.ErrNotReady) {
+		t.Errorf("Retries[0] = %v, want ErrNotReady", process.Retries[0])
+	}
+	if !strings.Contains(process.Retries[0].Error(), "try 1 of 3") {
+		t.Errorf("Retries[0] = %q, want it to name try 1 of 3", process.Retries[0])
+	}
+	resp, err := http.Get(process.Issuer + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatalf("GET discovery document after the retry: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("discovery status = %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestStartProcessGivesUpAfterThreeStalls(t *testing.T) {
+	t.Parallel()
+	_, dir, err := idpharness.Locate()
+	if err != nil {
+		testenv.Skip(t, "%v", err)
+	}
+
+	script := filepath.Join(t.TempDir(), "node")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nexec sleep 60\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	begin := time.Now()
+	process, err := idpharness.StartProcess(context.Background(),
+		[]idpharness.Client{{ID: testClientID, Secret: testClientSecret, RedirectURIs: []string{"http://127.0.0.1:1/callback"}}},
+		[]idpharness.Account{alice}, idpharness.Options{Dir: dir, Node: script, StartTimeout: time.Second})
+	if err == nil {
+		process.Stop()
+		t.Fatal("StartProcess succeeded, want an error")
+	}
+
+	if !errors.Is(err, idpharness.ErrNotReady) {
+		t.Errorf("error = %v, want ErrNotReady", err)
+	}
+	for _, want := range []string{"try 1 of 3", "try 3 of 3", "state "} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error = %q, want it to contain %q", err, want)
+		}
+	}
+	if elapsed := time.Since(begin); elapsed > 30*time.Second {
+		t.Errorf("StartProcess took %v, want about 3 tries of 1s", elapsed)
+	}
+	t.Logf("error after three stalled tries: %v", err)
 }

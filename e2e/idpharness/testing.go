@@ -44,6 +44,9 @@ func Start(t testing.TB, clients []Client, accounts []Account) *IdP {
 		t.Fatal(err)
 	}
 	t.Logf("OpenID provider %s ready after %v", process.Issuer, process.StartupTime.Round(1e6))
+	for _, retry := range process.Retries {
+		t.Logf("OpenID provider start retried: %v", retry)
+	}
 
 	t.Cleanup(func() {
 		if err := process.Stop(); err != nil {
