@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/enlace-auth/enlace/e2e/idpharness"
 )
@@ -62,7 +61,7 @@ func run() error {
 
 	idp, err := idpharness.StartProcess(ctx, []idpharness.Client{{
 		ID: clientID, Secret: clientSecret, RedirectURIs: []string{base + "/api/v1/auth/oidc/callback"},
-	}}, accounts, idpharness.Options{StartTimeout: 2 * time.Minute})
+	}}, accounts, idpharness.Options{})
 	if err != nil {
 		if _, statErr := os.Stat(filepath.Join("e2e", "idp", "node_modules", "oidc-provider")); statErr != nil {
 			return fmt.Errorf("start the OpenID provider (run `npm ci --prefix e2e/idp` first): %w", err)
@@ -70,6 +69,9 @@ func run() error {
 		return fmt.Errorf("start the OpenID provider with %s: %w", nodeVersion(), err)
 	}
 	defer idp.Stop()
+	for _, retry := range idp.Retries {
+		fmt.Fprintf(os.Stderr, "demo: OpenID provider start retried: %v\n", retry)
+	}
 
 	binary := filepath.Join(os.TempDir(), "enlace-demo")
 	build := exec.CommandContext(ctx, "go", "build", "-o", binary, "./cmd/enlace")
