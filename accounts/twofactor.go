@@ -76,20 +76,24 @@ type Sealer interface {
 
 // TwoFactor runs TOTP enrolment and verification for password accounts.
 type TwoFactor struct {
-	// recoveryKey keys the recovery code hashes; see totp.HashRecoveryCode.
-	recoveryKey []byte
-	store       Store
-	factors     TwoFactorStore
-	sealer      Sealer
-	hasher      *Hasher
-	sessions    *Sessions
-	audit       *audit.Recorder
-	now         func() time.Time
+	// recoveryKeys key the recovery code hashes (see totp.HashRecoveryCode).
+	// The first one hashes new codes, and the others match codes that were
+	// made before ENLACE_SECRET_KEY was replaced.
+	recoveryKeys [][]byte
+	store        Store
+	factors      TwoFactorStore
+	sealer       Sealer
+	hasher       *Hasher
+	sessions     *Sessions
+	audit        *audit.Recorder
+	now          func() time.Time
 }
 
-// NewTwoFactor returns a TwoFactor service.
-func NewTwoFactor(store Store, factors TwoFactorStore, sealer Sealer, recoveryKey []byte, hasher *Hasher, sessions *Sessions, recorder *audit.Recorder, now func() time.Time) *TwoFactor {
-	return &TwoFactor{store: store, factors: factors, sealer: sealer, recoveryKey: recoveryKey, hasher: hasher, sessions: sessions, audit: recorder, now: now}
+// NewTwoFactor returns a TwoFactor service. recoveryKeys holds at least the
+// current recovery code key, followed by the keys derived from previous
+// secret keys.
+func NewTwoFactor(store Store, factors TwoFactorStore, sealer Sealer, recoveryKeys [][]byte, hasher *Hasher, sessions *Sessions, recorder *audit.Recorder, now func() time.Time) *TwoFactor {
+	return &TwoFactor{store: store, factors: factors, sealer: sealer, recoveryKeys: recoveryKeys, hasher: hasher, sessions: sessions, audit: recorder, now: now}
 }
 
 func totpRecord(userID string) string { return "totp:" + userID }
@@ -205,7 +209,7 @@ func (f *TwoFactor) Confirm(ctx context.Context, tenantID, userID, code string, 
 		return nil, ErrInvalidTOTPCode
 	}
 
-	plain, hashes, err := totp.NewRecoveryCodes(f.recoveryKey, RecoveryCodeCount)
+	plain, hashes, err := totp.NewRecoveryCodes(f.recoveryKeys[0], RecoveryCodeCount)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +274,7 @@ func (f *TwoFactor) RegenerateRecoveryCodes(ctx context.Context, tenantID, userI
 		return nil, err
 	}
 
-	plain, hashes, err := totp.NewRecoveryCodes(f.recoveryKey, RecoveryCodeCount)
+	plain, hashes, err := totp.NewRecoveryCodes(f.recoveryKeys[0], RecoveryCodeCount)
 	if err != nil {
 		return nil, err
 	}
@@ -322,7 +326,7 @@ func (f *TwoFactor) UseRecoveryCode(ctx context.Context, tenantID, userID, code 
 		hashes[i] = c.Hash
 	}
 
-	i, ok := totp.MatchRecoveryCode(f.recoveryKey, code, hashes)
+	i, ok := f.matchRecoveryCode(code, hashes)
 	if !ok {
 		f.record(ctx, tenantID, userID, audit2FAFailed, client)
 		return ErrInvalidRecoveryCode
@@ -336,6 +340,17 @@ func (f *TwoFactor) UseRecoveryCode(ctx context.Context, tenantID, userID, code 
 	}
 	f.record(ctx, tenantID, userID, audit2FARecoveryUsed, client)
 	return nil
+}
+
+// matchRecoveryCode tries the current key first, then the keys of
+// previous secret keys.
+func (f *TwoFactor) matchRecoveryCode(code string, hashes []string) (int, bool) {
+	for _, key := range f.recoveryKeys {
+		if i, ok := totp.MatchRecoveryCode(key, code, hashes); ok {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 func (f *TwoFactor) record(ctx context.Context, tenantID, userID, eventType string, client ClientInfo) {

@@ -36,6 +36,9 @@ type Config struct {
 	// SecretKey is nil when ENLACE_SECRET_KEY is unset on the embedded
 	// default; the caller then loads or creates a key file in DataDir.
 	SecretKey []byte
+	// PreviousSecretKeys open values sealed before ENLACE_SECRET_KEY was
+	// replaced, from ENLACE_SECRET_KEY_PREVIOUS. New values use SecretKey.
+	PreviousSecretKeys [][]byte
 
 	TrustedProxies   []netip.Prefix
 	MultiTenant      bool
@@ -85,6 +88,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	c.DatabasePath = p.str("DATABASE_PATH", "./data/enlace.db")
 	c.RedisURL = p.redisURL("REDIS_URL")
 	c.SecretKey = p.secretKey("ENLACE_SECRET_KEY", c.DatabaseURL != "")
+	c.PreviousSecretKeys = p.previousSecretKeys("ENLACE_SECRET_KEY_PREVIOUS")
 	c.TrustedProxies = p.prefixes("TRUSTED_PROXIES")
 	c.MultiTenant = p.boolean("MULTI_TENANT", false)
 	c.TenantBaseDomain = p.domain("TENANT_BASE_DOMAIN")
@@ -277,6 +281,30 @@ func (p *parser) secretKey(name string, required bool) []byte {
 		return nil
 	}
 	return key
+}
+
+// previousSecretKeys parses a comma-separated list of retired keys, each in
+// a format that DecodeSecretKey accepts.
+func (p *parser) previousSecretKeys(name string) [][]byte {
+	v, ok := p.get(name)
+	if !ok {
+		return nil
+	}
+
+	var keys [][]byte
+	for i, item := range strings.Split(v, ",") {
+		if strings.TrimSpace(item) == "" {
+			p.fail(name, "key %d is empty; separate the keys with single commas", i+1)
+			continue
+		}
+		key, err := DecodeSecretKey(item)
+		if err != nil {
+			p.fail(name, "key %d %v", i+1, err)
+			continue
+		}
+		keys = append(keys, key)
+	}
+	return keys
 }
 
 // DecodeSecretKey decodes a 32-byte key written as base64 (standard or URL

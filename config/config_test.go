@@ -113,11 +113,13 @@ func TestLoadEmptyValueMeansDefault(t *testing.T) {
 
 func TestLoadValidValues(t *testing.T) {
 	vars := map[string]string{
-		"PORT":                  " 9000 ",
-		"BASE_URL":              "https://login.example.com/",
-		"DATABASE_URL":          "postgres://enlace:pw@db:5432/enlace",
-		"REDIS_URL":             "rediss://cache:6380/1",
-		"ENLACE_SECRET_KEY":     base64.StdEncoding.EncodeToString(testKey),
+		"PORT":              " 9000 ",
+		"BASE_URL":          "https://login.example.com/",
+		"DATABASE_URL":      "postgres://enlace:pw@db:5432/enlace",
+		"REDIS_URL":         "rediss://cache:6380/1",
+		"ENLACE_SECRET_KEY": base64.StdEncoding.EncodeToString(testKey),
+		"ENLACE_SECRET_KEY_PREVIOUS": hex.EncodeToString(bytes.Repeat([]byte{7}, 32)) + ", " +
+			base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{8}, 32)),
 		"TRUSTED_PROXIES":       "10.0.0.1, 192.168.1.5/16,,::ffff:10.0.0.2",
 		"MULTI_TENANT":          "yes",
 		"TENANT_BASE_DOMAIN":    "Auth.Example.COM.",
@@ -154,6 +156,15 @@ func TestLoadValidValues(t *testing.T) {
 	}
 	if !bytes.Equal(c.SecretKey, testKey) {
 		t.Errorf("SecretKey: got %x, want %x", c.SecretKey, testKey)
+	}
+	wantPrevious := [][]byte{bytes.Repeat([]byte{7}, 32), bytes.Repeat([]byte{8}, 32)}
+	if len(c.PreviousSecretKeys) != len(wantPrevious) {
+		t.Fatalf("PreviousSecretKeys: got %d keys, want %d", len(c.PreviousSecretKeys), len(wantPrevious))
+	}
+	for i, want := range wantPrevious {
+		if !bytes.Equal(c.PreviousSecretKeys[i], want) {
+			t.Errorf("PreviousSecretKeys[%d]: got %x, want %x", i, c.PreviousSecretKeys[i], want)
+		}
 	}
 	wantProxies := []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.1/32"),
@@ -221,6 +232,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"secret key short", map[string]string{"ENLACE_SECRET_KEY": base64.StdEncoding.EncodeToString(testKey[:16])}, "ENLACE_SECRET_KEY"},
 		{"secret key not base64", map[string]string{"ENLACE_SECRET_KEY": "not a key!"}, "ENLACE_SECRET_KEY"},
 		{"secret key required", map[string]string{"DATABASE_URL": "postgres://u:p@db/enlace"}, "ENLACE_SECRET_KEY"},
+		{"previous key short", map[string]string{"ENLACE_SECRET_KEY_PREVIOUS": validKey + "," + base64.StdEncoding.EncodeToString(testKey[:16])}, "ENLACE_SECRET_KEY_PREVIOUS: key 2 decodes to 16 bytes"},
+		{"previous key empty item", map[string]string{"ENLACE_SECRET_KEY_PREVIOUS": validKey + ","}, "ENLACE_SECRET_KEY_PREVIOUS: key 2 is empty"},
 		{"trusted proxy bad entry", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, proxy.local"}, "TRUSTED_PROXIES"},
 		{"trusted proxy bad cidr", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/33"}, "TRUSTED_PROXIES"},
 		{"base domain with scheme", map[string]string{"TENANT_BASE_DOMAIN": "https://example.com"}, "TENANT_BASE_DOMAIN"},
@@ -266,6 +279,7 @@ func TestLoadErrorsOmitSecrets(t *testing.T) {
 		{"database password", map[string]string{"DATABASE_URL": "mysql://u:hunter2@db/enlace"}, "hunter2"},
 		{"redis password", map[string]string{"REDIS_URL": "http://:hunter2@cache:6379"}, "hunter2"},
 		{"secret key", map[string]string{"ENLACE_SECRET_KEY": "c2VjcmV0LXZhbHVl"}, "c2VjcmV0LXZhbHVl"},
+		{"previous secret key", map[string]string{"ENLACE_SECRET_KEY_PREVIOUS": "c2VjcmV0LXZhbHVl"}, "c2VjcmV0LXZhbHVl"},
 		{"platform token", map[string]string{"ENLACE_PLATFORM_TOKEN": "hunter2"}, "hunter2"},
 	}
 

@@ -16,27 +16,44 @@ const version byte = 1
 
 // ErrOpen means a sealed value is corrupt, was sealed under another key, or
 // belongs to another record.
-var ErrOpen = errors.New("secretbox: cannot decrypt value; was ENLACE_SECRET_KEY changed?")
+var ErrOpen = errors.New("secretbox: cannot decrypt value under ENLACE_SECRET_KEY or ENLACE_SECRET_KEY_PREVIOUS; was the key changed without listing the old one as previous?")
 
-// Box seals and opens values under one key.
+// Box seals values under one key and opens values sealed under that key or
+// under one of the previous keys it was given, so that a key can be
+// replaced without losing what the old one sealed.
 type Box struct {
-	aead cipher.AEAD
+	aead     cipher.AEAD
+	previous []cipher.AEAD
 }
 
-// New returns a Box for a 32-byte key.
-func New(key []byte) (*Box, error) {
+// New returns a Box that seals under key and also opens values sealed under
+// the previous keys. Every key is 32 bytes.
+func New(key []byte, previous ...[]byte) (*Box, error) {
+	aead, err := newAEAD(key)
+	if err != nil {
+		return nil, fmt.Errorf("secretbox: %w", err)
+	}
+
+	b := &Box{aead: aead}
+	for i, k := range previous {
+		old, err := newAEAD(k)
+		if err != nil {
+			return nil, fmt.Errorf("secretbox: previous key %d: %w", i+1, err)
+		}
+		b.previous = append(b.previous, old)
+	}
+	return b, nil
+}
+
+func newAEAD(key []byte) (cipher.AEAD, error) {
 	if len(key) != 32 {
-		return nil, fmt.Errorf("secretbox: key is %d bytes, want 32", len(key))
+		return nil, fmt.Errorf("key is %d bytes, want 32", len(key))
 	}
 	block, err := aes.NewCipher(key)
 	if err != nil {
-		return nil, fmt.Errorf("secretbox: %w", err)
+		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("secretbox: %w", err)
-	}
-	return &Box{aead: aead}, nil
+	return cipher.NewGCM(block)
 }
 
 // Seal encrypts plaintext. The associated data names the record the value
@@ -52,17 +69,68 @@ func (b *Box) Seal(plaintext []byte, associatedData string) ([]byte, error) {
 	return b.aead.Seal(out, nonce, plaintext, []byte(associatedData)), nil
 }
 
-// Open decrypts a value made by Seal with the same associated data.
+// Open decrypts a value made by Seal with the same associated data, under
+// the current key or a previous one.
 func (b *Box) Open(sealed []byte, associatedData string) ([]byte, error) {
-	nonceSize := b.aead.NonceSize()
-	if len(sealed) < 1+nonceSize+b.aead.Overhead() || sealed[0] != version {
-		return nil, ErrOpen
+	plaintext, _, err := b.open(sealed, associatedData)
+	return plaintext, err
+}
+
+// Reseal returns sealed unchanged when the current key opens it, and
+// otherwise opens it under a previous key and seals it again under the
+// current one. The result reports whether the value changed.
+func (b *Box) Reseal(sealed []byte, associatedData string) ([]byte, bool, error) {
+	plaintext, current, err := b.open(sealed, associatedData)
+	if err != nil {
+		return nil, false, err
+	}
+	if current {
+		return sealed, false, nil
+	}
+
+	resealed, err := b.Seal(plaintext, associatedData)
+	if err != nil {
+		return nil, false, err
+	}
+	return resealed, true, nil
+}
+
+// open tries the current key first, then each previous key in order, and
+// reports whether the current key opened the value.
+func (b *Box) open(sealed []byte, associatedData string) (plaintext []byte, current bool, err error) {
+	if plaintext, ok := openWith(b.aead, sealed, associatedData); ok {
+		return plaintext, true, nil
+	}
+	for _, aead := range b.previous {
+		if plaintext, ok := openWith(aead, sealed, associatedData); ok {
+			return plaintext, false, nil
+		}
+	}
+	return nil, false, ErrOpen
+}
+
+func openWith(aead cipher.AEAD, sealed []byte, associatedData string) ([]byte, bool) {
+	nonceSize := aead.NonceSize()
+	if len(sealed) < 1+nonceSize+aead.Overhead() || sealed[0] != version {
+		return nil, false
 	}
 
 	nonce, ciphertext := sealed[1:1+nonceSize], sealed[1+nonceSize:]
-	plaintext, err := b.aead.Open(nil, nonce, ciphertext, []byte(associatedData))
+	plaintext, err := aead.Open(nil, nonce, ciphertext, []byte(associatedData))
 	if err != nil {
-		return nil, ErrOpen
+		return nil, false
 	}
-	return plaintext, nil
+	return plaintext, true
+}
+
+// Report counts what a pass that reseals stored values under the current
+// key found and changed.
+type Report struct {
+	// Checked counts the stored values read.
+	Checked int
+	// Resealed counts the values sealed again under the current key.
+	Resealed int
+	// Unreadable names the records, by user or tenant id, whose value no
+	// configured key opens.
+	Unreadable []string
 }

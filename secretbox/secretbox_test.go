@@ -65,3 +65,88 @@ func TestNewRejectsShortKey(t *testing.T) {
 		t.Error("New accepted a 16-byte key")
 	}
 }
+
+func TestOpenWithPreviousKey(t *testing.T) {
+	oldBox := newBox(t, 1)
+	sealed, err := oldBox.Seal([]byte("totp seed"), "totp:u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rotated, err := New(bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{3}, 32), bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := rotated.Open(sealed, "totp:u1")
+	if err != nil {
+		t.Fatalf("Open under a previous key: %v", err)
+	}
+	if string(got) != "totp seed" {
+		t.Errorf("Open = %q, want %q", got, "totp seed")
+	}
+	if _, err := rotated.Open(sealed, "totp:u2"); !errors.Is(err, ErrOpen) {
+		t.Errorf("Open with other associated data: error = %v, want ErrOpen", err)
+	}
+	if _, err := newBox(t, 2).Open(sealed, "totp:u1"); !errors.Is(err, ErrOpen) {
+		t.Errorf("Open without the previous key: error = %v, want ErrOpen", err)
+	}
+}
+
+func TestReseal(t *testing.T) {
+	oldBox := newBox(t, 1)
+	rotated, err := New(bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealedOld, err := oldBox.Seal([]byte("client secret"), "tenant_oidc:a")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	resealed, changed, err := rotated.Reseal(sealedOld, "tenant_oidc:a")
+	if err != nil {
+		t.Fatalf("Reseal: %v", err)
+	}
+	if !changed {
+		t.Error("Reseal of a value under the previous key: changed = false, want true")
+	}
+	got, err := newBox(t, 2).Open(resealed, "tenant_oidc:a")
+	if err != nil {
+		t.Fatalf("Open the resealed value with the new key alone: %v", err)
+	}
+	if string(got) != "client secret" {
+		t.Errorf("Open = %q, want %q", got, "client secret")
+	}
+
+	again, changed, err := rotated.Reseal(resealed, "tenant_oidc:a")
+	if err != nil {
+		t.Fatalf("Reseal under the current key: %v", err)
+	}
+	if changed || !bytes.Equal(again, resealed) {
+		t.Errorf("Reseal of a value under the current key: changed = %v, want the value unchanged", changed)
+	}
+
+	if _, _, err := rotated.Reseal(sealedOld, "tenant_oidc:b"); !errors.Is(err, ErrOpen) {
+		t.Errorf("Reseal with other associated data: error = %v, want ErrOpen", err)
+	}
+}
+
+func TestNewRejectsShortKeys(t *testing.T) {
+	cases := []struct {
+		name     string
+		key      []byte
+		previous [][]byte
+		want     string
+	}{
+		{"current", make([]byte, 16), nil, "secretbox: key is 16 bytes, want 32"},
+		{"previous", make([]byte, 32), [][]byte{make([]byte, 32), make([]byte, 5)}, "secretbox: previous key 2: key is 5 bytes, want 32"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(tc.key, tc.previous...)
+			if err == nil || err.Error() != tc.want {
+				t.Errorf("New error = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/enlace-auth/enlace/config"
 	"github.com/enlace-auth/enlace/kv"
+	"github.com/enlace-auth/enlace/secretbox"
 	"github.com/enlace-auth/enlace/store/sqlstore"
 )
 
@@ -100,6 +101,16 @@ func loadSecretKey(cfg *config.Config, log *slog.Logger) ([]byte, error) {
 	log.Warn("ENLACE_SECRET_KEY is not set: generated a key in the data folder; back it up with the database",
 		"path", path)
 	return key, nil
+}
+
+// openSecretBox returns a Box that seals under the secret key and also
+// opens values sealed under ENLACE_SECRET_KEY_PREVIOUS.
+func openSecretBox(cfg *config.Config, log *slog.Logger) (*secretbox.Box, error) {
+	key, err := loadSecretKey(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	return secretbox.New(key, cfg.PreviousSecretKeys...)
 }
 
 // migrateOnly applies pending migrations and prints the schema version.

@@ -39,6 +39,8 @@ Commands:
                              revoke a platform token
   user reset-2fa --email E [--slug S]
                              remove a user's TOTP secret and recovery codes
+  secret-key rotate          seal stored secrets again under ENLACE_SECRET_KEY
+                             (list the old key in ENLACE_SECRET_KEY_PREVIOUS)
 
 Configuration comes from environment variables; see the README.
 `
@@ -83,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 		err = platformTokenCommand(ctx, cfg, log, args, stdout)
 	case "user":
 		err = userCommand(ctx, cfg, log, args, stdout)
+	case "secret-key":
+		err = secretKeyCommand(ctx, cfg, log, args, stdout)
 	default:
 		fmt.Fprintf(stderr, "enlace: unknown command %q\n\n%s", command, usage)
 		return 2
@@ -96,6 +100,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, lookup fu
 	case errors.Is(err, tenant.ErrInvalid), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound), errors.Is(err, tenant.ErrNoIdP):
 		fmt.Fprintf(stderr, "enlace: %v\n", err)
 		return 2
+	case errors.Is(err, errUnreadableSecrets):
+		fmt.Fprintf(stderr, "enlace: %v\n", err)
+		return 1
 	case err != nil:
 		log.Error("enlace stopped", "command", command, "error", err)
 		return 1

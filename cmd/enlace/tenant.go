@@ -14,7 +14,6 @@ import (
 	"github.com/enlace-auth/enlace/config"
 	"github.com/enlace-auth/enlace/kv"
 	"github.com/enlace-auth/enlace/oidc"
-	"github.com/enlace-auth/enlace/secretbox"
 	"github.com/enlace-auth/enlace/store/sqlstore"
 	"github.com/enlace-auth/enlace/tenant"
 )
@@ -55,11 +54,7 @@ func tenantCommand(ctx context.Context, cfg *config.Config, log *slog.Logger, ar
 	case "list":
 		return tenantList(ctx, svc, stdout)
 	case "oidc":
-		key, err := loadSecretKey(cfg, log)
-		if err != nil {
-			return err
-		}
-		box, err := secretbox.New(key)
+		box, err := openSecretBox(cfg, log)
 		if err != nil {
 			return err
 		}

@@ -83,12 +83,12 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 	svc := accounts.NewService(db, hasher, sessions, recorder, now)
 	sso := accounts.NewSSO(db, db, sessions, recorder, now)
 
-	box, err := secretbox.New(secretKey)
+	box, err := secretbox.New(secretKey, cfg.PreviousSecretKeys...)
 	if err != nil {
 		return nil, err
 	}
 	idp := tenant.NewIdPService(db, box, store, envIdP(cfg), now)
-	factors := accounts.NewTwoFactor(db, db, box, deriveKey(secretKey, "enlace recovery codes v1"), hasher, sessions, recorder, now)
+	factors := accounts.NewTwoFactor(db, db, box, recoveryCodeKeys(secretKey, cfg.PreviousSecretKeys), hasher, sessions, recorder, now)
 	httpClient := &http.Client{Timeout: 10 * time.Second}
 	rp := oidc.NewRelyingParty(oidc.NewProviders(store, httpClient, now, log), store, httpClient, now)
 
@@ -140,6 +140,16 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 		KV:       store,
 		log:      log,
 	}, nil
+}
+
+// recoveryCodeKeys returns the keys that hash recovery codes: the one
+// derived from the current secret key first, then one for each previous key.
+func recoveryCodeKeys(secretKey []byte, previous [][]byte) [][]byte {
+	keys := [][]byte{deriveKey(secretKey, "enlace recovery codes v1")}
+	for _, k := range previous {
+		keys = append(keys, deriveKey(k, "enlace recovery codes v1"))
+	}
+	return keys
 }
 
 // deriveKey returns a key for one purpose from ENLACE_SECRET_KEY, so that

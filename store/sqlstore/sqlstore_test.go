@@ -32,6 +32,9 @@ func TestStore(t *testing.T) {
 		{"session pages", testSessionPages},
 		{"expired sessions deleted", testExpiredSessions},
 		{"tenant delete cascades", testTenantCascade},
+		{"sealed totp secret replaced", testReplaceSealedTOTP},
+		{"sealed client secret replaced", testReplaceSealedClientSecret},
+		{"users with recovery codes", testUsersWithRecoveryCodes},
 	}
 	testenv.ForEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		for _, tc := range cases {
@@ -310,5 +313,134 @@ func testTenantCascade(t *testing.T, db *sqlstore.DB) {
 	}
 	if err := db.DeleteTenant(ctx, tn.ID); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second delete: error %v, want ErrNotFound", err)
+	}
+}
+
+func testReplaceSealedTOTP(t *testing.T, db *sqlstore.DB) {
+	tn := newTenant(t, db)
+	u := newUser(t, db, tn.ID, "reseal@example.com")
+	enableTOTP(t, db, u)
+
+	secrets, err := db.SealedTOTPSecrets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found *accounts.SealedTOTPSecret
+	for i := range secrets {
+		if secrets[i].UserID == u.ID {
+			found = &secrets[i]
+		}
+	}
+	if found == nil {
+		t.Fatalf("SealedTOTPSecrets lacks user %s", u.ID)
+	}
+	if found.TenantID != tn.ID || string(found.Sealed) != "sealed" {
+		t.Errorf("SealedTOTPSecrets entry = %+v, want tenant %s and value %q", *found, tn.ID, "sealed")
+	}
+
+	replaced, err := db.ReplaceSealedTOTPSecret(ctx, tn.ID, u.ID, []byte("stale"), []byte("resealed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replaced {
+		t.Error("ReplaceSealedTOTPSecret with a stale old value = true, want false")
+	}
+
+	replaced, err = db.ReplaceSealedTOTPSecret(ctx, tn.ID, u.ID, []byte("sealed"), []byte("resealed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !replaced {
+		t.Error("ReplaceSealedTOTPSecret with the stored value = false, want true")
+	}
+	got, err := db.TOTPSecret(ctx, tn.ID, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got.Sealed) != "resealed" {
+		t.Errorf("stored secret = %q, want %q", got.Sealed, "resealed")
+	}
+	if !got.Enabled || got.LastStep != 100 {
+		t.Errorf("after the replace: enabled = %v, last step = %d; want true and 100", got.Enabled, got.LastStep)
+	}
+}
+
+func testReplaceSealedClientSecret(t *testing.T, db *sqlstore.DB) {
+	withSecret := newTenant(t, db)
+	withoutSecret := newTenant(t, db)
+	settings := tenant.IdPSettings{Enabled: true, IssuerURL: "https://idp.example", ClientID: "c", Scopes: []string{"openid"}, UpdatedAt: time.Now()}
+	if err := db.SetTenantIdP(ctx, withSecret.ID, settings, []byte("sealed")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetTenantIdP(ctx, withoutSecret.ID, settings, nil); err != nil {
+		t.Fatal(err)
+	}
+
+	secrets, err := db.SealedClientSecrets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]string{}
+	for _, s := range secrets {
+		listed[s.TenantID] = string(s.Sealed)
+	}
+	if got := listed[withSecret.ID]; got != "sealed" {
+		t.Errorf("SealedClientSecrets value of the tenant with a secret = %q, want %q", got, "sealed")
+	}
+	if _, ok := listed[withoutSecret.ID]; ok {
+		t.Error("SealedClientSecrets lists a tenant without a secret")
+	}
+
+	replaced, err := db.ReplaceSealedClientSecret(ctx, withSecret.ID, []byte("stale"), []byte("resealed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if replaced {
+		t.Error("ReplaceSealedClientSecret with a stale old value = true, want false")
+	}
+
+	replaced, err = db.ReplaceSealedClientSecret(ctx, withSecret.ID, []byte("sealed"), []byte("resealed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !replaced {
+		t.Error("ReplaceSealedClientSecret with the stored value = false, want true")
+	}
+	got, sealed, err := db.TenantIdP(ctx, withSecret.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(sealed) != "resealed" {
+		t.Errorf("stored secret = %q, want %q", sealed, "resealed")
+	}
+	if got.ClientID != "c" || !got.Enabled {
+		t.Errorf("settings after the replace = %+v, want them unchanged", got)
+	}
+}
+
+func testUsersWithRecoveryCodes(t *testing.T, db *sqlstore.DB) {
+	before, err := db.UsersWithRecoveryCodes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tn := newTenant(t, db)
+	u := newUser(t, db, tn.ID, "codes@example.com")
+	enableTOTP(t, db, u)
+	if got, err := db.UsersWithRecoveryCodes(ctx); err != nil || got != before+1 {
+		t.Fatalf("UsersWithRecoveryCodes after enrolment = %d, %v; want %d", got, err, before+1)
+	}
+
+	codes, err := db.UnusedRecoveryCodes(ctx, tn.ID, u.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range codes {
+		if _, err := db.UseRecoveryCode(ctx, tn.ID, u.ID, c.ID, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := db.UsersWithRecoveryCodes(ctx); err != nil || got != before {
+		t.Errorf("UsersWithRecoveryCodes after every code was used = %d, %v; want %d", got, err, before)
 	}
 }
