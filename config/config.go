@@ -24,6 +24,8 @@ const SecretKeySize = 32
 
 // Config is the validated process configuration.
 type Config struct {
+	// Host is the IP address to listen on. Empty means every interface.
+	Host    string
 	Port    int
 	BaseURL *url.URL
 
@@ -82,6 +84,7 @@ func Load(lookup func(string) (string, bool)) (*Config, error) {
 	p := parser{lookup: lookup}
 	c := &Config{}
 
+	c.Host = p.host("HOST")
 	c.Port = p.port("PORT", 8080)
 	c.BaseURL = p.baseURL("BASE_URL", fmt.Sprintf("http://localhost:%d", c.Port))
 	c.DatabaseURL = p.databaseURL("DATABASE_URL")
@@ -134,6 +137,22 @@ func (p *parser) str(name, def string) string {
 		return def
 	}
 	return v
+}
+
+// host parses an IP address literal, so that the listen address never
+// depends on a name lookup.
+func (p *parser) host(name string) string {
+	v, ok := p.get(name)
+	if !ok {
+		return ""
+	}
+
+	addr, err := netip.ParseAddr(strings.Trim(v, "[]"))
+	if err != nil || addr.Zone() != "" {
+		p.fail(name, "%q is not an IP address; use one such as 127.0.0.1 or ::1, or leave it unset to listen on every interface", v)
+		return ""
+	}
+	return addr.String()
 }
 
 func (p *parser) port(name string, def int) int {

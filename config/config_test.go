@@ -113,6 +113,7 @@ func TestLoadEmptyValueMeansDefault(t *testing.T) {
 
 func TestLoadValidValues(t *testing.T) {
 	vars := map[string]string{
+		"HOST":              " [::1] ",
 		"PORT":              " 9000 ",
 		"BASE_URL":          "https://login.example.com/",
 		"DATABASE_URL":      "postgres://enlace:pw@db:5432/enlace",
@@ -139,6 +140,9 @@ func TestLoadValidValues(t *testing.T) {
 		t.Fatalf("Load: got error %v, want nil", err)
 	}
 
+	if c.Host != "::1" {
+		t.Errorf("Host: got %q, want %q", c.Host, "::1")
+	}
 	if c.Port != 9000 {
 		t.Errorf("Port: got %d, want 9000", c.Port)
 	}
@@ -231,6 +235,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"multi tenant maybe", map[string]string{"MULTI_TENANT": "maybe"}, "MULTI_TENANT"},
 		{"secret key short", map[string]string{"ENLACE_SECRET_KEY": base64.StdEncoding.EncodeToString(testKey[:16])}, "ENLACE_SECRET_KEY"},
 		{"secret key not base64", map[string]string{"ENLACE_SECRET_KEY": "not a key!"}, "ENLACE_SECRET_KEY"},
+		{"host name", map[string]string{"HOST": "localhost"}, "HOST: \"localhost\" is not an IP address"},
+		{"host with zone", map[string]string{"HOST": "fe80::1%eth0"}, "HOST: \"fe80::1%eth0\" is not an IP address"},
 		{"secret key required", map[string]string{"DATABASE_URL": "postgres://u:p@db/enlace"}, "ENLACE_SECRET_KEY"},
 		{"previous key short", map[string]string{"ENLACE_SECRET_KEY_PREVIOUS": validKey + "," + base64.StdEncoding.EncodeToString(testKey[:16])}, "ENLACE_SECRET_KEY_PREVIOUS: key 2 decodes to 16 bytes"},
 		{"previous key empty item", map[string]string{"ENLACE_SECRET_KEY_PREVIOUS": validKey + ","}, "ENLACE_SECRET_KEY_PREVIOUS: key 2 is empty"},

@@ -426,3 +426,33 @@ func TestUserResetTwoFactor(t *testing.T) {
 		t.Errorf("login after reset still asks for a code: %d %s", r.Status, r.Body)
 	}
 }
+
+func TestListenHost(t *testing.T) {
+	if ln, err := net.Listen("tcp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback to tell the listen addresses apart: %v", err)
+	} else {
+		ln.Close()
+	}
+
+	cases := []struct {
+		name      string
+		vars      map[string]string
+		reachable bool
+	}{
+		{"every interface", nil, true},
+		{"ipv4 loopback only", map[string]string{"HOST": "127.0.0.1"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			server := startServer(t, t.TempDir(), tc.vars)
+
+			conn, err := net.DialTimeout("tcp", net.JoinHostPort("::1", strconv.Itoa(server.port)), 5*time.Second)
+			if err == nil {
+				conn.Close()
+			}
+			if reachable := err == nil; reachable != tc.reachable {
+				t.Errorf("[::1]:%d reachable = %v, want %v (dial error: %v)", server.port, reachable, tc.reachable, err)
+			}
+		})
+	}
+}

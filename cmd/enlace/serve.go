@@ -50,7 +50,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}()
 	server.Start(bgCtx, &background)
 
-	addr := net.JoinHostPort("", strconv.Itoa(cfg.Port))
+	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
