@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-migrate/migrate/v4"
@@ -35,7 +37,17 @@ import (
 type DB struct {
 	db      *sql.DB
 	dialect dialect
+	// stmts caches prepared statements by query text when the dialect
+	// enables it. database/sql prepares each one again on every pooled
+	// connection that runs it.
+	stmts     sync.Map
+	stmtCount atomic.Int32
 }
+
+// maxCachedStatements bounds the statement cache. The queries are fixed
+// strings except for a few built from a count (audit event batches,
+// pagination), so a normal process stays well below it.
+const maxCachedStatements = 256
 
 type dialect struct {
 	name string
@@ -44,6 +56,10 @@ type dialect struct {
 	// forUpdate locks the selected rows until the transaction ends; SQLite
 	// needs nothing because a write transaction already locks the database.
 	forUpdate string
+	// cacheStatements keeps prepared statements across calls. SQLite
+	// compiles a statement on every call without it, while pgx already
+	// caches statements per connection.
+	cacheStatements bool
 	// translate maps driver errors onto the store sentinels.
 	translate  func(err error) error
 	migrations fs.FS
@@ -68,8 +84,9 @@ var postgresDialect = dialect{
 }
 
 var sqliteDialect = dialect{
-	name:         "sqlite",
-	placeholders: func(q string) string { return q },
+	name:            "sqlite",
+	placeholders:    func(q string) string { return q },
+	cacheStatements: true,
 	translate: func(err error) error {
 		var sqliteErr *sqlite.Error
 		if errors.As(err, &sqliteErr) {
@@ -140,7 +157,9 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open sqlite: %w", err)
 	}
+	// Idle connections stay open, and with them their prepared statements.
 	db.SetMaxOpenConns(8)
+	db.SetMaxIdleConns(8)
 
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
@@ -164,8 +183,14 @@ func (d *DB) Dialect() string { return d.dialect.name }
 // Ping checks that the database is reachable.
 func (d *DB) Ping(ctx context.Context) error { return d.db.PingContext(ctx) }
 
-// Close closes the connection pool.
-func (d *DB) Close() error { return d.db.Close() }
+// Close closes the cached statements and the connection pool.
+func (d *DB) Close() error {
+	d.stmts.Range(func(_, stmt any) bool {
+		_ = stmt.(*sql.Stmt).Close()
+		return true
+	})
+	return d.db.Close()
+}
 
 // Migrate applies every pending migration and returns the schema version.
 // Concurrent callers on PostgreSQL wait on golang-migrate's advisory lock.
@@ -206,19 +231,68 @@ func (d *DB) Migrate(log *slog.Logger) (uint, error) {
 	return version, nil
 }
 
-// exec, query and queryRow rewrite placeholders and translate errors.
+// exec, query and queryRow rewrite placeholders, use a cached prepared
+// statement when the dialect caches them, and translate errors.
 func (d *DB) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
-	res, err := q.ExecContext(ctx, d.dialect.placeholders(query), args...)
+	res, err := d.prepared(ctx, q, query).ExecContext(ctx, d.dialect.placeholders(query), args...)
 	return res, d.dialect.translate(err)
 }
 
 func (d *DB) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
-	rows, err := q.QueryContext(ctx, d.dialect.placeholders(query), args...)
+	rows, err := d.prepared(ctx, q, query).QueryContext(ctx, d.dialect.placeholders(query), args...)
 	return rows, d.dialect.translate(err)
 }
 
 func (d *DB) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
-	return q.QueryRowContext(ctx, d.dialect.placeholders(query), args...)
+	return d.prepared(ctx, q, query).QueryRowContext(ctx, d.dialect.placeholders(query), args...)
+}
+
+// prepared returns a querier that runs query as a cached prepared
+// statement, bound to q's transaction when q is one. It returns q itself
+// when the dialect does not cache statements or preparing fails, so the
+// driver reports a bad query as usual.
+func (d *DB) prepared(ctx context.Context, q querier, query string) querier {
+	if !d.dialect.cacheStatements {
+		return q
+	}
+
+	cached, ok := d.stmts.Load(query)
+	if !ok {
+		if d.stmtCount.Load() >= maxCachedStatements {
+			return q
+		}
+		stmt, err := d.db.PrepareContext(ctx, d.dialect.placeholders(query))
+		if err != nil {
+			return q
+		}
+		if cached, ok = d.stmts.LoadOrStore(query, stmt); ok {
+			_ = stmt.Close()
+		} else {
+			d.stmtCount.Add(1)
+		}
+	}
+
+	stmt := cached.(*sql.Stmt)
+	if tx, ok := q.(*sql.Tx); ok {
+		stmt = tx.StmtContext(ctx, stmt)
+	}
+	return stmtQuerier{stmt}
+}
+
+// stmtQuerier runs a prepared statement through the querier interface and
+// ignores the query text, which the statement already contains.
+type stmtQuerier struct{ stmt *sql.Stmt }
+
+func (s stmtQuerier) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return s.stmt.ExecContext(ctx, args...)
+}
+
+func (s stmtQuerier) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return s.stmt.QueryContext(ctx, args...)
+}
+
+func (s stmtQuerier) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return s.stmt.QueryRowContext(ctx, args...)
 }
 
 // querier is *sql.DB or *sql.Tx.
