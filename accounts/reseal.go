@@ -46,7 +46,7 @@ func ResealTOTPSecrets(ctx context.Context, store SealedTOTPStore, box Resealer)
 		report.Checked++
 		resealed, changed, err := box.Reseal(s.Sealed, totpRecord(s.UserID))
 		if err != nil {
-			report.Unreadable = append(report.Unreadable, s.UserID)
+			report.Unreadable = append(report.Unreadable, secretbox.Owner{TenantID: s.TenantID, UserID: s.UserID})
 			continue
 		}
 		if !changed {

@@ -79,7 +79,7 @@ type TwoFactor struct {
 	// recoveryKeys key the recovery code hashes (see totp.HashRecoveryCode).
 	// The first one hashes new codes, and the others match codes that were
 	// made before ENLACE_SECRET_KEY was replaced.
-	recoveryKeys [][]byte
+	recoveryKeys []RecoveryKey
 	store        Store
 	factors      TwoFactorStore
 	sealer       Sealer
@@ -89,10 +89,9 @@ type TwoFactor struct {
 	now          func() time.Time
 }
 
-// NewTwoFactor returns a TwoFactor service. recoveryKeys holds at least the
-// current recovery code key, followed by the keys derived from previous
-// secret keys.
-func NewTwoFactor(store Store, factors TwoFactorStore, sealer Sealer, recoveryKeys [][]byte, hasher *Hasher, sessions *Sessions, recorder *audit.Recorder, now func() time.Time) *TwoFactor {
+// NewTwoFactor returns a TwoFactor service. recoveryKeys comes from
+// RecoveryKeys: the current key first, then those of previous secret keys.
+func NewTwoFactor(store Store, factors TwoFactorStore, sealer Sealer, recoveryKeys []RecoveryKey, hasher *Hasher, sessions *Sessions, recorder *audit.Recorder, now func() time.Time) *TwoFactor {
 	return &TwoFactor{store: store, factors: factors, sealer: sealer, recoveryKeys: recoveryKeys, hasher: hasher, sessions: sessions, audit: recorder, now: now}
 }
 
@@ -209,7 +208,7 @@ func (f *TwoFactor) Confirm(ctx context.Context, tenantID, userID, code string, 
 		return nil, ErrInvalidTOTPCode
 	}
 
-	plain, hashes, err := totp.NewRecoveryCodes(f.recoveryKeys[0], RecoveryCodeCount)
+	plain, hashes, err := f.recoveryKeys[0].newRecoveryCodes()
 	if err != nil {
 		return nil, err
 	}
@@ -274,7 +273,7 @@ func (f *TwoFactor) RegenerateRecoveryCodes(ctx context.Context, tenantID, userI
 		return nil, err
 	}
 
-	plain, hashes, err := totp.NewRecoveryCodes(f.recoveryKeys[0], RecoveryCodeCount)
+	plain, hashes, err := f.recoveryKeys[0].newRecoveryCodes()
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +325,7 @@ func (f *TwoFactor) UseRecoveryCode(ctx context.Context, tenantID, userID, code 
 		hashes[i] = c.Hash
 	}
 
-	i, ok := f.matchRecoveryCode(code, hashes)
+	i, ok := matchRecoveryCode(f.recoveryKeys, code, hashes)
 	if !ok {
 		f.record(ctx, tenantID, userID, audit2FAFailed, client)
 		return ErrInvalidRecoveryCode
@@ -340,17 +339,6 @@ func (f *TwoFactor) UseRecoveryCode(ctx context.Context, tenantID, userID, code 
 	}
 	f.record(ctx, tenantID, userID, audit2FARecoveryUsed, client)
 	return nil
-}
-
-// matchRecoveryCode tries the current key first, then the keys of
-// previous secret keys.
-func (f *TwoFactor) matchRecoveryCode(code string, hashes []string) (int, bool) {
-	for _, key := range f.recoveryKeys {
-		if i, ok := totp.MatchRecoveryCode(key, code, hashes); ok {
-			return i, true
-		}
-	}
-	return 0, false
 }
 
 func (f *TwoFactor) record(ctx context.Context, tenantID, userID, eventType string, client ClientInfo) {

@@ -15,8 +15,9 @@ import (
 const version byte = 1
 
 // ErrOpen means a sealed value is corrupt, was sealed under another key, or
-// belongs to another record.
-var ErrOpen = errors.New("secretbox: cannot decrypt value under ENLACE_SECRET_KEY or ENLACE_SECRET_KEY_PREVIOUS; was the key changed without listing the old one as previous?")
+// belongs to another record. The current secret key is ENLACE_SECRET_KEY,
+// or the key file in the data folder when the variable is unset.
+var ErrOpen = errors.New("secretbox: cannot decrypt value under the current secret key or ENLACE_SECRET_KEY_PREVIOUS; was the key changed without listing the old one in ENLACE_SECRET_KEY_PREVIOUS?")
 
 // Box seals values under one key and opens values sealed under that key or
 // under one of the previous keys it was given, so that a key can be
@@ -130,7 +131,14 @@ type Report struct {
 	Checked int
 	// Resealed counts the values sealed again under the current key.
 	Resealed int
-	// Unreadable names the records, by user or tenant id, whose value no
-	// configured key opens.
-	Unreadable []string
+	// Unreadable lists the owners of the values that no configured key
+	// opens.
+	Unreadable []Owner
+}
+
+// Owner names the record a stored value belongs to: a tenant, and a user
+// of it for values that users own.
+type Owner struct {
+	TenantID string
+	UserID   string
 }

@@ -43,7 +43,7 @@ func ResealClientSecrets(ctx context.Context, store SealedClientSecretStore, box
 		report.Checked++
 		resealed, changed, err := box.Reseal(s.Sealed, secretRecord(s.TenantID))
 		if err != nil {
-			report.Unreadable = append(report.Unreadable, s.TenantID)
+			report.Unreadable = append(report.Unreadable, secretbox.Owner{TenantID: s.TenantID})
 			continue
 		}
 		if !changed {

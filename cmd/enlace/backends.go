@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -69,23 +70,28 @@ func openKV(ctx context.Context, cfg *config.Config, log *slog.Logger) (kv.Store
 }
 
 // loadSecretKey returns ENLACE_SECRET_KEY, or on the embedded default the
-// key stored in the data folder, generated on first start.
+// key stored in the data folder, generated on first start. On the embedded
+// default it warns when both exist and differ, because the file, usually
+// the key from before a rotation, would be used again if the variable were
+// unset.
 func loadSecretKey(cfg *config.Config, log *slog.Logger) ([]byte, error) {
+	path := filepath.Join(cfg.DataDir(), "secret.key")
 	if cfg.SecretKey != nil {
+		if cfg.DatabaseURL == "" {
+			if stored, err := readSecretKeyFile(path); err == nil && stored != nil && !bytes.Equal(stored, cfg.SecretKey) {
+				log.Warn("ENLACE_SECRET_KEY is set, so the key file in the data folder is not used; "+
+					"after a key rotation, delete the file or write the new key into it", "path", path)
+			}
+		}
 		return cfg.SecretKey, nil
 	}
 
-	path := filepath.Join(cfg.DataDir(), "secret.key")
-	raw, err := os.ReadFile(path)
-	if err == nil {
-		key, err := config.DecodeSecretKey(strings.TrimSpace(string(raw)))
-		if err != nil {
-			return nil, fmt.Errorf("read secret key file %s: %w", path, err)
-		}
-		return key, nil
+	stored, err := readSecretKeyFile(path)
+	if err != nil {
+		return nil, err
 	}
-	if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("read secret key file: %w", err)
+	if stored != nil {
+		return stored, nil
 	}
 
 	key := make([]byte, config.SecretKeySize)
@@ -100,6 +106,23 @@ func loadSecretKey(cfg *config.Config, log *slog.Logger) ([]byte, error) {
 	}
 	log.Warn("ENLACE_SECRET_KEY is not set: generated a key in the data folder; back it up with the database",
 		"path", path)
+	return key, nil
+}
+
+// readSecretKeyFile returns the key in path, or nil when there is no file.
+func readSecretKeyFile(path string) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read secret key file: %w", err)
+	}
+
+	key, err := config.DecodeSecretKey(strings.TrimSpace(string(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("read secret key file %s: %w", path, err)
+	}
 	return key, nil
 }
 

@@ -37,7 +37,7 @@ Commands:
   platform-token list        list platform tokens
   platform-token revoke --id ID
                              revoke a platform token
-  user reset-2fa --email E [--slug S]
+  user reset-2fa --email E|--user-id ID [--slug S]
                              remove a user's TOTP secret and recovery codes
   secret-key rotate          seal stored secrets again under ENLACE_SECRET_KEY
                              (list the old key in ENLACE_SECRET_KEY_PREVIOUS)

@@ -407,8 +407,11 @@ func TestUserResetTwoFactor(t *testing.T) {
 		code   int
 		output string
 	}{
-		{"missing email", []string{"user", "reset-2fa"}, 2, "needs --email"},
+		{"missing email", []string{"user", "reset-2fa"}, 2, "needs --email or --user-id"},
+		{"email and id", []string{"user", "reset-2fa", "--email", "a@example.com", "--user-id", "b"}, 2, "needs --email or --user-id"},
 		{"unknown user", []string{"user", "reset-2fa", "--email", "nobody@example.com"}, 2, "no user with email"},
+		{"invalid id", []string{"user", "reset-2fa", "--user-id", "nobody"}, 2, `--user-id "nobody" is not a user id`},
+		{"unknown id", []string{"user", "reset-2fa", "--user-id", "00000000-0000-4000-8000-000000000000"}, 2, "no user with id"},
 		{"reset", []string{"user", "reset-2fa", "--email", "LOST@example.com"}, 0, "removed the TOTP secret"},
 	}
 	for _, tc := range cases {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/enlace-auth/enlace/accounts"
 	"github.com/enlace-auth/enlace/config"
@@ -16,7 +15,8 @@ import (
 
 // errUnreadableSecrets means some stored secrets open under none of the
 // configured keys, so the rotation could not move them.
-var errUnreadableSecrets = errors.New("some stored secrets do not decrypt under ENLACE_SECRET_KEY or ENLACE_SECRET_KEY_PREVIOUS")
+var errUnreadableSecrets = errors.New("some stored secrets do not decrypt under the current secret key " +
+	"(ENLACE_SECRET_KEY, or the key file in the data folder when it is unset) or ENLACE_SECRET_KEY_PREVIOUS")
 
 // secretKeyCommand runs operator actions on ENLACE_SECRET_KEY. The only one
 // is rotate, which seals every stored secret again under the current key.
@@ -25,7 +25,11 @@ func secretKeyCommand(ctx context.Context, cfg *config.Config, log *slog.Logger,
 		return &usageError{msg: "secret-key needs the subcommand rotate and no arguments"}
 	}
 
-	box, err := openSecretBox(cfg, log)
+	key, err := loadSecretKey(cfg, log)
+	if err != nil {
+		return err
+	}
+	box, err := secretbox.New(key, cfg.PreviousSecretKeys...)
 	if err != nil {
 		return err
 	}
@@ -35,42 +39,67 @@ func secretKeyCommand(ctx context.Context, cfg *config.Config, log *slog.Logger,
 	}
 	defer db.Close()
 
+	tenants, err := db.ListTenants(ctx)
+	if err != nil {
+		return err
+	}
+	slugs := make(map[string]string, len(tenants))
+	for _, t := range tenants {
+		slugs[t.ID] = t.Slug
+	}
+
 	totpReport, err := accounts.ResealTOTPSecrets(ctx, db, box)
 	if err != nil {
 		return err
 	}
-	printReport(stdout, "TOTP secrets", "users", totpReport)
+	printReport(stdout, "TOTP secrets", totpReport)
+	for _, o := range totpReport.Unreadable {
+		fmt.Fprintf(stdout, "  user %s in tenant %s: reset it with `enlace user reset-2fa --slug %s --user-id %s`\n",
+			o.UserID, slugs[o.TenantID], slugs[o.TenantID], o.UserID)
+	}
 
 	clientReport, err := tenant.ResealClientSecrets(ctx, db, box)
 	if err != nil {
 		return err
 	}
-	printReport(stdout, "identity provider client secrets", "tenants", clientReport)
+	printReport(stdout, "identity provider client secrets", clientReport)
+	for _, o := range clientReport.Unreadable {
+		fmt.Fprintf(stdout, "  tenant %s: set it again with `enlace tenant oidc set --slug %s … --client-secret …`\n",
+			slugs[o.TenantID], slugs[o.TenantID])
+	}
 
 	// Recovery codes are stored as keyed hashes, which cannot be moved to
 	// another key without the codes themselves.
-	users, err := db.UsersWithRecoveryCodes(ctx)
+	old, err := accounts.UsersWithOldRecoveryCodes(ctx, db, accounts.RecoveryKeys(key, nil)[0])
 	if err != nil {
 		return err
 	}
-	if users > 0 {
-		fmt.Fprintf(stdout, "%d users have unused recovery codes: codes made before the key change match only while "+
-			"their key is in ENLACE_SECRET_KEY_PREVIOUS, until the users regenerate them\n", users)
+	if old == 0 {
+		fmt.Fprintln(stdout, "recovery codes: every unused code is under the current key")
+	} else {
+		fmt.Fprintf(stdout, "recovery codes: %s unused codes made under an older key; those codes match only while "+
+			"that key is in ENLACE_SECRET_KEY_PREVIOUS, until the users regenerate them\n", usersHave(old))
 	}
 
 	if len(totpReport.Unreadable) > 0 || len(clientReport.Unreadable) > 0 {
-		return fmt.Errorf("%w: add the key that sealed them to ENLACE_SECRET_KEY_PREVIOUS and run `enlace secret-key rotate` again, "+
-			"or reset them (`enlace user reset-2fa`, `enlace tenant oidc set --client-secret`)", errUnreadableSecrets)
+		return fmt.Errorf("%w: add the key that sealed them to ENLACE_SECRET_KEY_PREVIOUS and run "+
+			"`enlace secret-key rotate` again, or reset them as listed above", errUnreadableSecrets)
 	}
 	return nil
 }
 
-// printReport writes one line about a kind of stored secret, and a second
-// line with the owners of values that no key opens.
-func printReport(w io.Writer, kind, owners string, r secretbox.Report) {
-	fmt.Fprintf(w, "%s: %d checked, %d sealed again under the current key\n", kind, r.Checked, r.Resealed)
+// printReport writes one line about a kind of stored secret.
+func printReport(w io.Writer, kind string, r secretbox.Report) {
+	fmt.Fprintf(w, "%s: %d checked, %d sealed again under the current key", kind, r.Checked, r.Resealed)
 	if len(r.Unreadable) > 0 {
-		fmt.Fprintf(w, "%s: %d do not decrypt under any configured key, for %s %s\n",
-			kind, len(r.Unreadable), owners, strings.Join(r.Unreadable, ", "))
+		fmt.Fprintf(w, ", %d do not decrypt under any configured key:", len(r.Unreadable))
 	}
+	fmt.Fprintln(w)
+}
+
+func usersHave(n int) string {
+	if n == 1 {
+		return "1 user has"
+	}
+	return fmt.Sprintf("%d users have", n)
 }

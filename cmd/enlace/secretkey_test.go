@@ -30,7 +30,7 @@ func TestSecretKeyRotate(t *testing.T) {
 	// Under the old key: a TOTP user with recovery codes and a stored
 	// client secret.
 	server := startServer(t, dir, oldOnly)
-	secret, codes := enrolTOTP(t, server.url(), "rotate@example.com")
+	secret, codes, userID := enrolTOTP(t, server.url(), "rotate@example.com")
 	server.stop(t)
 	setIdP := []string{"tenant", "oidc", "set", "--slug", "default", "--issuer", idp.Issuer,
 		"--client-id", idp.ClientID, "--client-secret", idp.ClientSecret}
@@ -50,18 +50,22 @@ func TestSecretKeyRotate(t *testing.T) {
 		output []string
 	}{
 		{"unknown key", map[string]string{"ENLACE_SECRET_KEY": strayKey}, 1, []string{
-			"TOTP secrets: 1 checked, 0 sealed again", "TOTP secrets: 1 do not decrypt under any configured key, for users",
-			"identity provider client secrets: 1 do not decrypt", "add the key that sealed them to ENLACE_SECRET_KEY_PREVIOUS",
+			"TOTP secrets: 1 checked, 0 sealed again under the current key, 1 do not decrypt under any configured key:",
+			"user " + userID + " in tenant default: reset it with `enlace user reset-2fa --slug default --user-id " + userID + "`",
+			"identity provider client secrets: 1 checked, 0 sealed again under the current key, 1 do not decrypt",
+			"tenant default: set it again with `enlace tenant oidc set --slug default",
+			"add the key that sealed them to ENLACE_SECRET_KEY_PREVIOUS",
 		}},
 		{"rotate", rotated, 0, []string{
-			"TOTP secrets: 1 checked, 1 sealed again under the current key",
-			"identity provider client secrets: 1 checked, 1 sealed again under the current key",
-			"1 users have unused recovery codes",
+			"TOTP secrets: 1 checked, 1 sealed again under the current key\n",
+			"identity provider client secrets: 1 checked, 1 sealed again under the current key\n",
+			"recovery codes: 1 user has unused codes made under an older key",
 		}},
 		{"second run", rotated, 0, []string{
-			"TOTP secrets: 1 checked, 0 sealed again", "identity provider client secrets: 1 checked, 0 sealed again",
+			"TOTP secrets: 1 checked, 0 sealed again under the current key\n",
+			"identity provider client secrets: 1 checked, 0 sealed again under the current key\n",
 		}},
-		{"new key alone", newOnly, 0, []string{"TOTP secrets: 1 checked, 0 sealed again"}},
+		{"new key alone", newOnly, 0, []string{"TOTP secrets: 1 checked, 0 sealed again under the current key\n"}},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -96,20 +100,38 @@ func TestSecretKeyRotate(t *testing.T) {
 	if status := signInWithRecoveryCode(t, server.url(), "rotate@example.com", codes[0]); status != http.StatusOK {
 		t.Errorf("recovery code from before the rotation with the old key listed: status %d, want 200", status)
 	}
+
+	// New codes are made under the new key, so none needs the old one.
+	client := testenv.Client()
+	if status := signInWithRecoveryCodeAs(t, client, server.url(), "rotate@example.com", codes[1]); status != http.StatusOK {
+		t.Fatalf("second recovery code with the old key listed: status %d, want 200", status)
+	}
+	regenerated := apitest.Do(t, client, apitest.Request{Method: "POST", URL: server.url() + "/api/v1/me/2fa/recovery-codes",
+		Body: map[string]string{"password": rotatePassword}})
+	if regenerated.Status != http.StatusOK {
+		t.Fatalf("regenerate recovery codes: status %d, body %s", regenerated.Status, regenerated.Body)
+	}
+	code, stdout, stderr := runCommand(t, dir, newOnly, "secret-key", "rotate")
+	if code != 0 || !strings.Contains(stdout, "recovery codes: every unused code is under the current key") {
+		t.Errorf("rotate after the codes were regenerated: exit %d; stdout %q, stderr %q", code, stdout, stderr)
+	}
 }
 
 const rotatePassword = "long enough password"
 
-// enrolTOTP registers email with TOTP and returns the TOTP secret and the
-// recovery codes.
-func enrolTOTP(t *testing.T, base, email string) (string, []string) {
+// enrolTOTP registers email with TOTP and returns the TOTP secret, the
+// recovery codes and the user's id.
+func enrolTOTP(t *testing.T, base, email string) (secret string, codes []string, userID string) {
 	t.Helper()
 	client := testenv.Client()
 	do := func(path string, body any) *apitest.Response {
 		return apitest.Do(t, client, apitest.Request{Method: "POST", URL: base + path, Body: body})
 	}
 
-	do("/api/v1/auth/register", map[string]string{"email": email, "password": rotatePassword})
+	register := do("/api/v1/auth/register", map[string]string{"email": email, "password": rotatePassword})
+	if userID = register.Str("id"); userID == "" {
+		t.Fatalf("register: status %d, body %s; want a user id", register.Status, register.Body)
+	}
 	do("/api/v1/auth/login", map[string]string{"email": email, "password": rotatePassword})
 	setup := do("/api/v1/me/2fa/setup", nil)
 	code, err := totp.GenerateCode(setup.Str("secret"), time.Now())
@@ -121,7 +143,6 @@ func enrolTOTP(t *testing.T, base, email string) (string, []string) {
 		t.Fatalf("confirm: status %d, body %s", confirm.Status, confirm.Body)
 	}
 
-	var codes []string
 	list, _ := confirm.JSON["recovery_codes"].([]any)
 	for _, c := range list {
 		codes = append(codes, c.(string))
@@ -129,7 +150,7 @@ func enrolTOTP(t *testing.T, base, email string) (string, []string) {
 	if len(codes) == 0 {
 		t.Fatalf("confirm returned no recovery codes: %s", confirm.Body)
 	}
-	return setup.Str("secret"), codes
+	return setup.Str("secret"), codes, userID
 }
 
 // signInWithTOTP signs in with the password and a TOTP code and returns
@@ -142,23 +163,47 @@ func signInWithTOTP(t *testing.T, base, email, secret string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return secondFactor(t, base, email, "/api/v1/auth/2fa/verify", map[string]string{"code": code})
+	return secondFactor(t, testenv.Client(), base, email, "/api/v1/auth/2fa/verify", map[string]string{"code": code})
 }
 
 // signInWithRecoveryCode signs in with the password and a recovery code and
 // returns the status of the recovery code step.
 func signInWithRecoveryCode(t *testing.T, base, email, recoveryCode string) int {
 	t.Helper()
-	return secondFactor(t, base, email, "/api/v1/auth/2fa/recovery", map[string]string{"recovery_code": recoveryCode})
+	return signInWithRecoveryCodeAs(t, testenv.Client(), base, email, recoveryCode)
 }
 
-func secondFactor(t *testing.T, base, email, path string, body map[string]string) int {
+// signInWithRecoveryCodeAs is signInWithRecoveryCode with the caller's
+// client, which keeps the session cookie.
+func signInWithRecoveryCodeAs(t *testing.T, client *http.Client, base, email, recoveryCode string) int {
 	t.Helper()
-	client := testenv.Client()
+	return secondFactor(t, client, base, email, "/api/v1/auth/2fa/recovery", map[string]string{"recovery_code": recoveryCode})
+}
+
+func secondFactor(t *testing.T, client *http.Client, base, email, path string, body map[string]string) int {
+	t.Helper()
 	login := apitest.Do(t, client, apitest.Request{Method: "POST", URL: base + "/api/v1/auth/login",
 		Body: map[string]string{"email": email, "password": rotatePassword}})
 	if login.Status != http.StatusOK || login.JSON["requires_2fa"] != true {
 		t.Fatalf("login: status %d, body %s; want a pending sign-in", login.Status, login.Body)
 	}
 	return apitest.Do(t, client, apitest.Request{Method: "POST", URL: base + path, Body: body}).Status
+}
+
+func TestSecretKeyFileIgnoredWarning(t *testing.T) {
+	dir := t.TempDir()
+	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{4}, 32))
+
+	// The first run generates data/secret.key.
+	if code, stdout, stderr := runCommand(t, dir, nil, "secret-key", "rotate"); code != 0 {
+		t.Fatalf("rotate with a generated key: exit %d; stdout %q, stderr %q", code, stdout, stderr)
+	}
+
+	code, stdout, stderr := runCommand(t, dir, map[string]string{"ENLACE_SECRET_KEY": key}, "secret-key", "rotate")
+	if code != 0 {
+		t.Fatalf("rotate with ENLACE_SECRET_KEY set: exit %d; stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "the key file in the data folder is not used") {
+		t.Errorf("stderr lacks the warning about the unused key file: %q", stderr)
+	}
 }

@@ -4,8 +4,6 @@ package app
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -88,7 +86,7 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 		return nil, err
 	}
 	idp := tenant.NewIdPService(db, box, store, envIdP(cfg), now)
-	factors := accounts.NewTwoFactor(db, db, box, recoveryCodeKeys(secretKey, cfg.PreviousSecretKeys), hasher, sessions, recorder, now)
+	factors := accounts.NewTwoFactor(db, db, box, accounts.RecoveryKeys(secretKey, cfg.PreviousSecretKeys), hasher, sessions, recorder, now)
 	httpClient := &http.Client{Timeout: 10 * time.Second}
 	rp := oidc.NewRelyingParty(oidc.NewProviders(store, httpClient, now, log), store, httpClient, now)
 
@@ -140,24 +138,6 @@ func Build(ctx context.Context, cfg *config.Config, log *slog.Logger, db *sqlsto
 		KV:       store,
 		log:      log,
 	}, nil
-}
-
-// recoveryCodeKeys returns the keys that hash recovery codes: the one
-// derived from the current secret key first, then one for each previous key.
-func recoveryCodeKeys(secretKey []byte, previous [][]byte) [][]byte {
-	keys := [][]byte{deriveKey(secretKey, "enlace recovery codes v1")}
-	for _, k := range previous {
-		keys = append(keys, deriveKey(k, "enlace recovery codes v1"))
-	}
-	return keys
-}
-
-// deriveKey returns a key for one purpose from ENLACE_SECRET_KEY, so that
-// no two uses share a key.
-func deriveKey(secret []byte, purpose string) []byte {
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(purpose))
-	return mac.Sum(nil)
 }
 
 // envIdP returns the OIDC_* settings for the default tenant, or nil.

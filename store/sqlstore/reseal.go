@@ -10,6 +10,7 @@ import (
 
 var (
 	_ accounts.SealedTOTPStore       = (*DB)(nil)
+	_ accounts.RecoveryCodeCounter   = (*DB)(nil)
 	_ tenant.SealedClientSecretStore = (*DB)(nil)
 )
 
@@ -47,12 +48,14 @@ func (d *DB) ReplaceSealedTOTPSecret(ctx context.Context, tenantID, userID strin
 	return n == 1, err
 }
 
-// UsersWithRecoveryCodes counts the users, over all tenants, who have at
-// least one unused recovery code.
-func (d *DB) UsersWithRecoveryCodes(ctx context.Context) (int, error) {
+// UsersWithRecoveryCodesNotPrefixed counts the users, over all tenants,
+// with at least one unused recovery code whose hash does not start with
+// prefix. The prefix is hex digits and a colon, with no LIKE wildcards.
+func (d *DB) UsersWithRecoveryCodesNotPrefixed(ctx context.Context, prefix string) (int, error) {
 	var n int
 	err := d.queryRow(ctx, d.db, `
-		SELECT COUNT(DISTINCT user_id) FROM recovery_codes WHERE used_at IS NULL`).Scan(&n)
+		SELECT COUNT(DISTINCT user_id) FROM recovery_codes
+		WHERE used_at IS NULL AND code_hash NOT LIKE ?`, prefix+"%").Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("sqlstore: count users with recovery codes: %w", err)
 	}

@@ -34,7 +34,7 @@ func TestStore(t *testing.T) {
 		{"tenant delete cascades", testTenantCascade},
 		{"sealed totp secret replaced", testReplaceSealedTOTP},
 		{"sealed client secret replaced", testReplaceSealedClientSecret},
-		{"users with recovery codes", testUsersWithRecoveryCodes},
+		{"users with recovery codes under other keys", testUsersWithRecoveryCodes},
 	}
 	testenv.ForEachBackend(t, func(t *testing.T, b testenv.Backend) {
 		for _, tc := range cases {
@@ -419,16 +419,26 @@ func testReplaceSealedClientSecret(t *testing.T, db *sqlstore.DB) {
 }
 
 func testUsersWithRecoveryCodes(t *testing.T, db *sqlstore.DB) {
-	before, err := db.UsersWithRecoveryCodes(ctx)
-	if err != nil {
-		t.Fatal(err)
+	count := func(prefix string) int {
+		t.Helper()
+		n, err := db.UsersWithRecoveryCodesNotPrefixed(ctx, prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
 	}
+	beforeOld, beforeNew := count("aa:"), count("bb:")
 
+	// enableTOTP stores the hashes "h1" and "h2"; codes replaces them with
+	// hashes under the key IDs aa and bb.
 	tn := newTenant(t, db)
 	u := newUser(t, db, tn.ID, "codes@example.com")
 	enableTOTP(t, db, u)
-	if got, err := db.UsersWithRecoveryCodes(ctx); err != nil || got != before+1 {
-		t.Fatalf("UsersWithRecoveryCodes after enrolment = %d, %v; want %d", got, err, before+1)
+	if err := db.ReplaceRecoveryCodes(ctx, tn.ID, u.ID, []string{"aa:1", "bb:2"}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := count("aa:"); got != beforeOld+1 {
+		t.Errorf("users with codes not under aa = %d, want %d", got, beforeOld+1)
 	}
 
 	codes, err := db.UnusedRecoveryCodes(ctx, tn.ID, u.ID)
@@ -436,11 +446,17 @@ func testUsersWithRecoveryCodes(t *testing.T, db *sqlstore.DB) {
 		t.Fatal(err)
 	}
 	for _, c := range codes {
+		if c.Hash != "bb:2" {
+			continue
+		}
 		if _, err := db.UseRecoveryCode(ctx, tn.ID, u.ID, c.ID, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got, err := db.UsersWithRecoveryCodes(ctx); err != nil || got != before {
-		t.Errorf("UsersWithRecoveryCodes after every code was used = %d, %v; want %d", got, err, before)
+	if got := count("aa:"); got != beforeOld {
+		t.Errorf("users with codes not under aa after the bb code was used = %d, want %d", got, beforeOld)
+	}
+	if got := count("bb:"); got != beforeNew+1 {
+		t.Errorf("users with codes not under bb = %d, want %d", got, beforeNew+1)
 	}
 }
