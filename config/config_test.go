@@ -440,3 +440,44 @@ func TestIsHostname(t *testing.T) {
 		}
 	}
 }
+
+// FuzzLoad feeds arbitrary values to the variables with their own parsers.
+// Load must either fail or return values that satisfy what each parser
+// promises, and never panic.
+func FuzzLoad(f *testing.F) {
+	validKey := base64.StdEncoding.EncodeToString(testKey)
+	f.Add("127.0.0.1", "8080", "https://login.example.com", "10.0.0.0/8", validKey+","+hex.EncodeToString(testKey), "Auth.Example.com", "30m")
+	f.Add("[::1]", "0", "ftp://x", "proxy.local", ",", "https://x", "-1h")
+	f.Add("fe80::1%eth0", "65536", "", "", "", "", "")
+
+	f.Fuzz(func(t *testing.T, host, port, baseURL, proxies, previous, baseDomain, idle string) {
+		vars := map[string]string{
+			"HOST": host, "PORT": port, "BASE_URL": baseURL, "TRUSTED_PROXIES": proxies,
+			"ENLACE_SECRET_KEY_PREVIOUS": previous, "TENANT_BASE_DOMAIN": baseDomain, "SESSION_IDLE_TIMEOUT": idle,
+		}
+		c, err := Load(lookupFrom(vars))
+		if err != nil {
+			return
+		}
+
+		if c.Host != "" {
+			if _, err := netip.ParseAddr(c.Host); err != nil {
+				t.Errorf("Host %q from HOST=%q is not an IP address", c.Host, host)
+			}
+		}
+		if c.Port < 1 || c.Port > 65535 {
+			t.Errorf("Port %d from PORT=%q is out of range", c.Port, port)
+		}
+		if c.BaseURL == nil || (c.BaseURL.Scheme != "http" && c.BaseURL.Scheme != "https") {
+			t.Errorf("BaseURL %v from BASE_URL=%q is not http or https", c.BaseURL, baseURL)
+		}
+		for i, k := range c.PreviousSecretKeys {
+			if len(k) != SecretKeySize {
+				t.Errorf("PreviousSecretKeys[%d] is %d bytes from %q", i, len(k), previous)
+			}
+		}
+		if c.SessionIdleTimeout <= 0 || c.SessionIdleTimeout > c.SessionMaxAge {
+			t.Errorf("SessionIdleTimeout %v from %q is not within (0, %v]", c.SessionIdleTimeout, idle, c.SessionMaxAge)
+		}
+	})
+}
