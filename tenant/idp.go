@@ -108,6 +108,9 @@ func (s *IdPService) Set(ctx context.Context, tenantID string, in IdPSettings) e
 			return err
 		}
 	} else if _, old, err := s.store.TenantIdP(ctx, tenantID); err == nil {
+		// TODO: a key rotation that reseals this tenant between this read
+		// and the write below gets the old sealed value written back; a
+		// second `enlace secret-key rotate` reseals it.
 		sealed = old
 	}
 
