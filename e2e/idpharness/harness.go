@@ -300,11 +300,11 @@ func StartProcess(ctx context.Context, clients []Client, accounts []Account, opt
 			p.Retries = retries
 			return p, nil
 		}
+		retries = append(retries, fmt.Errorf("try %d of %d: %w", try, maxStartTries, err))
 		retry := errors.Is(err, ErrNotReady) || (errors.Is(err, ErrPortInUse) && opts.Port == 0)
 		if !retry || try == maxStartTries {
-			return nil, errors.Join(append(retries, fmt.Errorf("try %d of %d: %w", try, maxStartTries, err))...)
+			return nil, errors.Join(retries...)
 		}
-		retries = append(retries, fmt.Errorf("try %d of %d: %w", try, maxStartTries, err))
 	}
 }
 
