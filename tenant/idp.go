@@ -109,7 +109,7 @@ func (s *IdPService) Set(ctx context.Context, tenantID string, in IdPSettings) e
 		}
 	} else if _, old, err := s.store.TenantIdP(ctx, tenantID); err == nil {
 		// TODO: a key rotation that reseals this tenant between this read
-		// and the write below gets the old sealed value written back; a
+		// and the write below gets the old sealed value written back. A
 		// second `enlace secret-key rotate` reseals it.
 		sealed = old
 	}

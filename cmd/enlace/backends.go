@@ -78,10 +78,7 @@ func loadSecretKey(cfg *config.Config, log *slog.Logger) ([]byte, error) {
 	path := filepath.Join(cfg.DataDir(), "secret.key")
 	if cfg.SecretKey != nil {
 		if cfg.DatabaseURL == "" {
-			if stored, err := readSecretKeyFile(path); err == nil && stored != nil && !bytes.Equal(stored, cfg.SecretKey) {
-				log.Warn("ENLACE_SECRET_KEY is set, so the key file in the data folder is not used; "+
-					"after a key rotation, delete the file or write the new key into it", "path", path)
-			}
+			warnUnusedKeyFile(path, cfg.SecretKey, log)
 		}
 		return cfg.SecretKey, nil
 	}
@@ -109,6 +106,17 @@ func loadSecretKey(cfg *config.Config, log *slog.Logger) ([]byte, error) {
 	return key, nil
 }
 
+// warnUnusedKeyFile logs a warning when the key file in path contains a key
+// other than the one in use.
+func warnUnusedKeyFile(path string, inUse []byte, log *slog.Logger) {
+	stored, err := readSecretKeyFile(path)
+	if err != nil || stored == nil || bytes.Equal(stored, inUse) {
+		return
+	}
+	log.Warn("ENLACE_SECRET_KEY is set, so the key file in the data folder is not used; "+
+		"after a key rotation, delete the file or write the new key into it", "path", path)
+}
+
 // readSecretKeyFile returns the key in path, or nil when there is no file.
 func readSecretKeyFile(path string) ([]byte, error) {
 	raw, err := os.ReadFile(path)
@@ -116,7 +124,7 @@ func readSecretKeyFile(path string) ([]byte, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read secret key file: %w", err)
+		return nil, fmt.Errorf("read secret key file %s: %w", path, err)
 	}
 
 	key, err := config.DecodeSecretKey(strings.TrimSpace(string(raw)))
@@ -127,13 +135,17 @@ func readSecretKeyFile(path string) ([]byte, error) {
 }
 
 // openSecretBox returns a Box that seals under the secret key and also
-// opens values sealed under ENLACE_SECRET_KEY_PREVIOUS.
-func openSecretBox(cfg *config.Config, log *slog.Logger) (*secretbox.Box, error) {
+// opens values sealed under ENLACE_SECRET_KEY_PREVIOUS, and the secret key.
+func openSecretBox(cfg *config.Config, log *slog.Logger) (*secretbox.Box, []byte, error) {
 	key, err := loadSecretKey(cfg, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return secretbox.New(key, cfg.PreviousSecretKeys...)
+	box, err := secretbox.New(key, cfg.PreviousSecretKeys...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return box, key, nil
 }
 
 // migrateOnly applies pending migrations and prints the schema version.

@@ -13,6 +13,11 @@ import (
 	"github.com/enlace-auth/enlace/tenant"
 )
 
+var (
+	_ accounts.Resealer = (*secretbox.Box)(nil)
+	_ tenant.Resealer   = (*secretbox.Box)(nil)
+)
+
 // errUnreadableSecrets means some stored secrets open under none of the
 // configured keys, so the rotation could not move them.
 var errUnreadableSecrets = errors.New("some stored secrets do not decrypt under the current secret key " +
@@ -25,11 +30,7 @@ func secretKeyCommand(ctx context.Context, cfg *config.Config, log *slog.Logger,
 		return &usageError{msg: "secret-key needs the subcommand rotate and no arguments"}
 	}
 
-	key, err := loadSecretKey(cfg, log)
-	if err != nil {
-		return err
-	}
-	box, err := secretbox.New(key, cfg.PreviousSecretKeys...)
+	box, key, err := openSecretBox(cfg, log)
 	if err != nil {
 		return err
 	}

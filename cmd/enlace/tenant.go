@@ -54,7 +54,7 @@ func tenantCommand(ctx context.Context, cfg *config.Config, log *slog.Logger, ar
 	case "list":
 		return tenantList(ctx, svc, stdout)
 	case "oidc":
-		box, err := openSecretBox(cfg, log)
+		box, _, err := openSecretBox(cfg, log)
 		if err != nil {
 			return err
 		}
