@@ -24,10 +24,10 @@ type SealedTOTPStore interface {
 	ReplaceSealedTOTPSecret(ctx context.Context, tenantID, userID string, old, resealed []byte) (bool, error)
 }
 
-// Resealer seals a value again under the current key when an older key
-// sealed it.
+// Resealer seals stored values again under the current key where an older
+// key sealed them.
 type Resealer interface {
-	Reseal(sealed []byte, associatedData string) ([]byte, bool, error)
+	ResealAll(values []secretbox.Stored, replace func(v secretbox.Stored, resealed []byte) (bool, error)) (secretbox.Report, error)
 }
 
 // ResealTOTPSecrets seals every stored TOTP secret under the current key,
@@ -41,25 +41,19 @@ func ResealTOTPSecrets(ctx context.Context, store SealedTOTPStore, box Resealer)
 		return secretbox.Report{}, fmt.Errorf("accounts: list totp secrets: %w", err)
 	}
 
-	var report secretbox.Report
-	for _, s := range secrets {
-		report.Checked++
-		resealed, changed, err := box.Reseal(s.Sealed, totpRecord(s.UserID))
-		if err != nil {
-			report.Unreadable = append(report.Unreadable, secretbox.Owner{TenantID: s.TenantID, UserID: s.UserID})
-			continue
-		}
-		if !changed {
-			continue
-		}
-
-		replaced, err := store.ReplaceSealedTOTPSecret(ctx, s.TenantID, s.UserID, s.Sealed, resealed)
-		if err != nil {
-			return report, fmt.Errorf("accounts: replace totp secret of user %s: %w", s.UserID, err)
-		}
-		if replaced {
-			report.Resealed++
+	values := make([]secretbox.Stored, len(secrets))
+	for i, s := range secrets {
+		values[i] = secretbox.Stored{
+			Owner:  secretbox.Owner{TenantID: s.TenantID, UserID: s.UserID},
+			Record: totpRecord(s.UserID),
+			Value:  s.Sealed,
 		}
 	}
-	return report, nil
+	return box.ResealAll(values, func(v secretbox.Stored, resealed []byte) (bool, error) {
+		replaced, err := store.ReplaceSealedTOTPSecret(ctx, v.Owner.TenantID, v.Owner.UserID, v.Value, resealed)
+		if err != nil {
+			return false, fmt.Errorf("accounts: replace totp secret of user %s: %w", v.Owner.UserID, err)
+		}
+		return replaced, nil
+	})
 }

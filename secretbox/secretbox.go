@@ -124,6 +124,42 @@ func openWith(aead cipher.AEAD, sealed []byte, associatedData string) ([]byte, b
 	return plaintext, true
 }
 
+// Stored is one sealed value as a pass that reseals stored values reads it.
+type Stored struct {
+	Owner Owner
+	// Record is the associated data the value was sealed with.
+	Record string
+	Value  []byte
+}
+
+// ResealAll seals each value again under the current key where an older key
+// sealed it, and passes the new value to replace, which reports whether it
+// stored it. A value that no key opens is left as it is and named in the
+// report. The first error from replace ends the pass.
+func (b *Box) ResealAll(values []Stored, replace func(v Stored, resealed []byte) (bool, error)) (Report, error) {
+	var report Report
+	for _, v := range values {
+		report.Checked++
+		resealed, changed, err := b.Reseal(v.Value, v.Record)
+		if err != nil {
+			report.Unreadable = append(report.Unreadable, v.Owner)
+			continue
+		}
+		if !changed {
+			continue
+		}
+
+		replaced, err := replace(v, resealed)
+		if err != nil {
+			return report, err
+		}
+		if replaced {
+			report.Resealed++
+		}
+	}
+	return report, nil
+}
+
 // Report counts what a pass that reseals stored values under the current
 // key found and changed.
 type Report struct {

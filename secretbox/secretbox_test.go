@@ -3,6 +3,7 @@ package secretbox
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -148,5 +149,59 @@ func TestNewRejectsShortKeys(t *testing.T) {
 				t.Errorf("New error = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestResealAll(t *testing.T) {
+	oldBox := newBox(t, 1)
+	rotated, err := New(bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{1}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seal := func(box *Box, record string) []byte {
+		t.Helper()
+		sealed, err := box.Seal([]byte("secret of "+record), record)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sealed
+	}
+
+	values := []Stored{
+		{Owner: Owner{TenantID: "t1", UserID: "old"}, Record: "r:old", Value: seal(oldBox, "r:old")},
+		{Owner: Owner{TenantID: "t1", UserID: "current"}, Record: "r:current", Value: seal(rotated, "r:current")},
+		{Owner: Owner{TenantID: "t2", UserID: "stray"}, Record: "r:stray", Value: seal(newBox(t, 3), "r:stray")},
+		{Owner: Owner{TenantID: "t2", UserID: "changed"}, Record: "r:changed", Value: seal(oldBox, "r:changed")},
+	}
+	var replaced []string
+	report, err := rotated.ResealAll(values, func(v Stored, resealed []byte) (bool, error) {
+		replaced = append(replaced, v.Owner.UserID)
+		if _, err := newBox(t, 2).Open(resealed, v.Record); err != nil {
+			t.Errorf("resealed value of %s does not open under the new key alone: %v", v.Owner.UserID, err)
+		}
+		// The "changed" row was rewritten meanwhile, so the store does not replace it.
+		return v.Owner.UserID != "changed", nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if report.Checked != 4 {
+		t.Errorf("Checked = %d, want 4", report.Checked)
+	}
+	if report.Resealed != 1 {
+		t.Errorf("Resealed = %d, want 1", report.Resealed)
+	}
+	if len(report.Unreadable) != 1 || report.Unreadable[0] != (Owner{TenantID: "t2", UserID: "stray"}) {
+		t.Errorf("Unreadable = %v, want only t2/stray", report.Unreadable)
+	}
+	if strings.Join(replaced, ",") != "old,changed" {
+		t.Errorf("replace called for %v, want old and changed", replaced)
+	}
+
+	failure := errors.New("store down")
+	_, err = rotated.ResealAll(values, func(Stored, []byte) (bool, error) { return false, failure })
+	if !errors.Is(err, failure) {
+		t.Errorf("ResealAll error = %v, want the replace error", err)
 	}
 }

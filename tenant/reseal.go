@@ -23,10 +23,10 @@ type SealedClientSecretStore interface {
 	ReplaceSealedClientSecret(ctx context.Context, tenantID string, old, resealed []byte) (bool, error)
 }
 
-// Resealer seals a value again under the current key when an older key
-// sealed it.
+// Resealer seals stored values again under the current key where an older
+// key sealed them.
 type Resealer interface {
-	Reseal(sealed []byte, associatedData string) ([]byte, bool, error)
+	ResealAll(values []secretbox.Stored, replace func(v secretbox.Stored, resealed []byte) (bool, error)) (secretbox.Report, error)
 }
 
 // ResealClientSecrets seals every stored client secret under the current
@@ -38,25 +38,15 @@ func ResealClientSecrets(ctx context.Context, store SealedClientSecretStore, box
 		return secretbox.Report{}, fmt.Errorf("tenant: list client secrets: %w", err)
 	}
 
-	var report secretbox.Report
-	for _, s := range secrets {
-		report.Checked++
-		resealed, changed, err := box.Reseal(s.Sealed, secretRecord(s.TenantID))
-		if err != nil {
-			report.Unreadable = append(report.Unreadable, secretbox.Owner{TenantID: s.TenantID})
-			continue
-		}
-		if !changed {
-			continue
-		}
-
-		replaced, err := store.ReplaceSealedClientSecret(ctx, s.TenantID, s.Sealed, resealed)
-		if err != nil {
-			return report, fmt.Errorf("tenant: replace client secret of tenant %s: %w", s.TenantID, err)
-		}
-		if replaced {
-			report.Resealed++
-		}
+	values := make([]secretbox.Stored, len(secrets))
+	for i, s := range secrets {
+		values[i] = secretbox.Stored{Owner: secretbox.Owner{TenantID: s.TenantID}, Record: secretRecord(s.TenantID), Value: s.Sealed}
 	}
-	return report, nil
+	return box.ResealAll(values, func(v secretbox.Stored, resealed []byte) (bool, error) {
+		replaced, err := store.ReplaceSealedClientSecret(ctx, v.Owner.TenantID, v.Value, resealed)
+		if err != nil {
+			return false, fmt.Errorf("tenant: replace client secret of tenant %s: %w", v.Owner.TenantID, err)
+		}
+		return replaced, nil
+	})
 }
