@@ -375,7 +375,7 @@ func (p *Provider) LastAuthorizeQuery() url.Values {
 // without following redirects and returns the Location header, which is the
 // relying party's callback URL with code and state, or with error. A nil
 // client means Client(). The test fails if authURL is not this provider's
-// authorization endpoint or the answer is not 302 Found.
+// authorization endpoint or the response is not 302 Found.
 func (p *Provider) Authorize(t testing.TB, client *http.Client, authURL string) (callbackURL string) {
 	t.Helper()
 
